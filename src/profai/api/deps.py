@@ -1,0 +1,16 @@
+"""FastAPI dependencies: the Container, typed for handlers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from profai.wiring import Container
+
+
+def get_ctx(request: Request) -> Container:
+    return request.app.state.ctx
+
+
+CtxDep = Annotated[Container, Depends(get_ctx)]

@@ -1,0 +1,1 @@
+"""Routes per feature."""

@@ -1,0 +1,26 @@
+"""Job status, cancellation and worker statistics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from profai.api.deps import CtxDep
+from profai.schemas.jobs import JobStatus
+from profai.services import jobs as job_service
+
+router = APIRouter(prefix="/api", tags=["jobs"])
+
+
+@router.get("/jobs/{job_id}", response_model=JobStatus)
+def get_job(ctx: CtxDep, job_id: str):
+    return JobStatus.of(job_service.get_job(ctx, job_id))
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=JobStatus)
+def cancel_job(ctx: CtxDep, job_id: str):
+    return JobStatus.of(job_service.cancel_job(ctx, job_id))
+
+
+@router.get("/worker-stats")
+def worker_stats(ctx: CtxDep):
+    return job_service.worker_stats(ctx)

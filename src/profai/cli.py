@@ -1,0 +1,115 @@
+"""The `profai` command: serve, ingest PDFs, list courses. Commands call services directly."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from profai.settings import get_settings
+
+app = typer.Typer(help="ProfAI: turn teaching material into courses.", no_args_is_help=True)
+console = Console()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: PORT, 5001)")] = None,
+) -> None:
+    """Start the HTTP API (and, in embedded mode, the local worker pool)."""
+    import uvicorn
+
+    from profai.api import create_app
+
+    s = get_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(create_app(s), host=host or s.host, port=port or s.port, log_level="info")
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="PDF files that make one course", exists=True, dir_okay=False)],
+    title: Annotated[str, typer.Option("--title", "-t", help="Course title")],
+) -> None:
+    """Build a course from PDFs here and now, with a progress bar; prints the outline."""
+    from profai.errors import ProfAIError
+    from profai.services import courses as course_service
+    from profai.services import jobs as job_service
+    from profai.services.uploads import IncomingFile
+    from profai.wiring import build_container
+
+    ctx = build_container(get_settings(), runner="local")
+    ctx.runner.start()
+    try:
+        handles = [f.open("rb") for f in files]
+        try:
+            job = course_service.start_course_job(
+                ctx, title, [IncomingFile(f.name, h) for f, h in zip(files, handles, strict=True)]
+            )
+        finally:
+            for h in handles:
+                h.close()
+        job = _follow(ctx, job.id, job_service.get_job)
+        if job.status != "completed":
+            console.print(f"[red]Failed:[/red] {job.error}")
+            raise typer.Exit(1)
+        _print_outline(course_service.get_course(ctx, job.result["course_id"]))
+    except ProfAIError as exc:
+        console.print(f"[red]{exc.code}:[/red] {exc.message}")
+        raise typer.Exit(2) from None
+    finally:
+        ctx.close()
+
+
+def _follow(ctx, job_id: str, get_job):
+    """Show a job's progress until it finishes."""
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("Waiting", total=100)
+        while True:
+            job = get_job(ctx, job_id)
+            bar.update(task, completed=job.progress, description=job.message[:60])
+            if job.status in ("completed", "partially_completed", "failed", "cancelled"):
+                return job
+            time.sleep(0.2)
+
+
+def _print_outline(course) -> None:
+    console.print(f"[bold]Course {course.id}: {course.title}[/bold]")
+    for m_n, module in enumerate(course.modules, start=1):
+        console.print(f"  {m_n}. {module.title}")
+        for l_n, lesson in enumerate(module.lessons, start=1):
+            pages = f"p. {lesson.page_start}" + (f"-{lesson.page_end}" if lesson.page_end != lesson.page_start else "")
+            console.print(f"     {m_n}.{l_n} {lesson.title}  [dim]({lesson.source_file}, {pages})[/dim]")
+
+
+@app.command()
+def courses() -> None:
+    """List courses."""
+    from profai.services import courses as course_service
+    from profai.wiring import build_container
+
+    ctx = build_container(get_settings(), runner="none", compute_processes=0)
+    try:
+        rows, total = course_service.list_courses(ctx)
+        for course, modules, lessons in rows:
+            console.print(f"{course.id:>5}  {course.title}  [dim]{modules} modules, {lessons} lessons, "
+                          f"{course.created_at:%Y-%m-%d %H:%M}[/dim]")
+        console.print(f"[dim]{total} course(s)[/dim]")
+    finally:
+        ctx.close()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

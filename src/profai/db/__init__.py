@@ -1,0 +1,1 @@
+"""Relational storage: engine and sessions, ORM models, repositories (all SQL lives here)."""

@@ -1,0 +1,76 @@
+"""Course rows: save a generated course in one go, read it back with modules and lessons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from profai.db.models import Course, Lesson, Module
+from profai.providers.generator import CourseDraft
+
+
+def replace_for_job(
+    session: Session, *, job_id: str | None, draft: CourseDraft, generator: str,
+    collection: str | None, source_files: list[dict[str, Any]],
+) -> Course:
+    """Save the course a job built; a rerun of the same job replaces it instead of duplicating."""
+    existing = None
+    if job_id is not None:
+        existing = session.scalar(select(Course).where(Course.job_id == job_id))
+    if existing is not None:
+        session.execute(delete(Module).where(Module.course_id == existing.id))
+        session.delete(existing)
+        session.flush()
+    course = Course(job_id=job_id, title=draft.title, generator=generator, collection=collection,
+                    source_files=source_files)
+    session.add(course)
+    session.flush()
+    for m_pos, module_draft in enumerate(draft.modules):
+        module = Module(course_id=course.id, position=m_pos, title=module_draft.title[:300])
+        session.add(module)
+        session.flush()
+        for l_pos, ld in enumerate(module_draft.lessons):
+            session.add(Lesson(
+                module_id=module.id, course_id=course.id, position=l_pos, title=ld.title[:300],
+                content=ld.content, summary=ld.summary, key_terms=list(ld.key_terms),
+                source_file=ld.source_file, page_start=ld.page_start, page_end=ld.page_end,
+            ))
+    session.flush()
+    return course
+
+
+def get(session: Session, course_id: int) -> Course | None:
+    return session.scalar(
+        select(Course).where(Course.id == course_id)
+        .options(selectinload(Course.modules).selectinload(Module.lessons))
+    )
+
+
+def by_job(session: Session, job_id: str) -> Course | None:
+    return session.scalar(select(Course).where(Course.job_id == job_id))
+
+
+def list_courses(session: Session, *, limit: int = 100, offset: int = 0) -> list[tuple[Course, int, int]]:
+    """Courses newest first, with module and lesson counts."""
+    modules = select(func.count(Module.id)).where(Module.course_id == Course.id).scalar_subquery()
+    lessons = select(func.count(Lesson.id)).where(Lesson.course_id == Course.id).scalar_subquery()
+    rows = session.execute(
+        select(Course, modules, lessons).order_by(Course.id.desc()).limit(limit).offset(offset)
+    ).all()
+    return [(c, m, n) for c, m, n in rows]
+
+
+def count(session: Session) -> int:
+    return session.scalar(select(func.count(Course.id))) or 0
+
+
+def get_lesson(session: Session, course_id: int, lesson_id: int) -> Lesson | None:
+    return session.scalar(select(Lesson).where(Lesson.id == lesson_id, Lesson.course_id == course_id))
+
+
+def delete_course(session: Session, course: Course) -> None:
+    session.execute(delete(Module).where(Module.course_id == course.id))
+    session.delete(course)
+    session.flush()

@@ -1,0 +1,180 @@
+"""Job rows and their state changes. Every transition is a compare-and-set UPDATE, so two
+workers can never both own a job and a late writer whose lease was taken changes nothing."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, false, func, select, update
+from sqlalchemy.orm import Session
+
+from profai.db.models import Job, utcnow
+
+PENDING, PROCESSING, PROCESSING_CHUNKS = "pending", "processing", "processing_chunks"
+COMPLETED, PARTIALLY_COMPLETED, FAILED, CANCELLED = "completed", "partially_completed", "failed", "cancelled"
+RUNNING = (PROCESSING, PROCESSING_CHUNKS)
+FINISHED = (COMPLETED, PARTIALLY_COMPLETED, FAILED, CANCELLED)
+
+
+def create(session: Session, kind: str, payload: dict[str, Any], *, max_attempts: int = 3) -> Job:
+    """Insert a pending job; the caller commits, then submits its id to the runner."""
+    now = utcnow()
+    job = Job(
+        id=str(uuid.uuid4()), kind=kind, status=PENDING, progress=0, message="Waiting for a worker",
+        payload=payload, max_attempts=max_attempts, created_at=now, updated_at=now,
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get(session: Session, job_id: str) -> Job | None:
+    return session.get(Job, job_id, populate_existing=True)
+
+
+def claim(session: Session, job_id: str, owner: str, lease_seconds: float) -> bool:
+    """pending -> processing for this owner, counting an attempt; False if someone else has it."""
+    now = utcnow()
+    res = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == PENDING, Job.attempts < Job.max_attempts)
+        .values(
+            status=PROCESSING, lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds),
+            heartbeat_at=now, attempts=Job.attempts + 1, started_at=func.coalesce(Job.started_at, now),
+            message="Started", updated_at=now,
+        )
+    )
+    return res.rowcount == 1
+
+
+def next_pending(session: Session, kinds: tuple[str, ...] | None = None) -> list[str]:
+    """Ids of pending jobs, oldest first (the local pool claims them in arrival order)."""
+    q = select(Job.id).where(Job.status == PENDING).order_by(Job.created_at).limit(20)
+    if kinds:
+        q = q.where(Job.kind.in_(kinds))
+    return list(session.scalars(q))
+
+
+def _owned(job_id: str, owner: str):
+    return (Job.id == job_id, Job.lease_owner == owner, Job.status.in_(RUNNING))
+
+
+def heartbeat(session: Session, job_id: str, owner: str, lease_seconds: float) -> bool:
+    """Extend the lease; False means the job is no longer ours (reaped, cancelled, finished)."""
+    now = utcnow()
+    res = session.execute(
+        update(Job).where(*_owned(job_id, owner))
+        .values(heartbeat_at=now, lease_expires_at=now + timedelta(seconds=lease_seconds))
+    )
+    return res.rowcount == 1
+
+
+def report(
+    session: Session, job_id: str, owner: str, progress: int, message: str, *, status: str | None = None
+) -> bool:
+    """Record progress (never lower than before) and a message; False if the lease is gone."""
+    values: dict[str, Any] = {
+        "progress": case((Job.progress < progress, progress), else_=Job.progress),
+        "message": message,
+        "updated_at": utcnow(),
+    }
+    if status:
+        values["status"] = status
+    res = session.execute(update(Job).where(*_owned(job_id, owner)).values(**values))
+    return res.rowcount == 1
+
+
+def finish(
+    session: Session, job_id: str, owner: str, status: str, *,
+    result: dict[str, Any] | None = None, error: str | None = None, error_code: str | None = None,
+    message: str = "",
+) -> bool:
+    """processing -> a final state, only for the lease owner."""
+    now = utcnow()
+    values: dict[str, Any] = {
+        "status": status, "result": result, "error": error, "error_code": error_code,
+        "message": message, "completed_at": now, "updated_at": now,
+        "lease_owner": None, "lease_expires_at": None,
+    }
+    if status == COMPLETED:
+        values["progress"] = 100
+    res = session.execute(update(Job).where(*_owned(job_id, owner)).values(**values))
+    return res.rowcount == 1
+
+
+def release(session: Session, job_id: str, owner: str, message: str, *, count_attempt: bool = False) -> bool:
+    """Hand a running job back to the queue; a graceful shutdown does not count as an attempt."""
+    attempts = Job.attempts if count_attempt else case((Job.attempts > 0, Job.attempts - 1), else_=0)
+    res = session.execute(
+        update(Job).where(*_owned(job_id, owner)).values(
+            status=PENDING, lease_owner=None, lease_expires_at=None, message=message,
+            attempts=attempts, updated_at=utcnow(),
+        )
+    )
+    return res.rowcount == 1
+
+
+@dataclass
+class Reaped:
+    requeued: list[str]
+    failed: list[str]
+
+
+def reap(session: Session, *, owners_gone: tuple[str, ...] = (), now: datetime | None = None) -> Reaped:
+    """Return jobs whose lease expired (or whose owner is known dead) to the queue; a job that has
+    used all its attempts fails instead, so a poison job cannot loop forever."""
+    now = now or utcnow()
+    stale = Job.status.in_(RUNNING) & (
+        (Job.lease_expires_at < now) | (Job.lease_owner.in_(owners_gone) if owners_gone else false())
+    )
+    rows = session.execute(select(Job.id, Job.attempts, Job.max_attempts, Job.lease_owner).where(stale)).all()
+    out = Reaped([], [])
+    for job_id, attempts, max_attempts, owner in rows:
+        guard = (Job.id == job_id, Job.lease_owner == owner, Job.status.in_(RUNNING))
+        if attempts >= max_attempts:
+            values: dict[str, Any] = {
+                "status": FAILED, "completed_at": now, "error_code": "too_many_attempts",
+                "error": f"Job failed after {attempts} attempts: the worker running it stopped "
+                         "(crashed, was killed or ran out of time) every time.",
+                "message": "Failed", "lease_owner": None, "lease_expires_at": None,
+            }
+            bucket = out.failed
+        else:
+            values = {"status": PENDING, "lease_owner": None, "lease_expires_at": None,
+                      "message": f"Requeued after attempt {attempts}: its worker stopped responding"}
+            bucket = out.requeued
+        if session.execute(update(Job).where(*guard).values(updated_at=now, **values)).rowcount:
+            bucket.append(job_id)
+    return out
+
+
+def cancel(session: Session, job_id: str) -> bool:
+    now = utcnow()
+    res = session.execute(
+        update(Job).where(Job.id == job_id, Job.status.in_((PENDING, *RUNNING)))
+        .values(status=CANCELLED, message="Cancelled", completed_at=now, updated_at=now,
+                lease_owner=None, lease_expires_at=None)
+    )
+    return res.rowcount == 1
+
+
+def count_by_status(session: Session) -> dict[str, int]:
+    return dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
+
+
+def running_owners(session: Session) -> list[tuple[str, str | None]]:
+    return list(session.execute(select(Job.id, Job.lease_owner).where(Job.status.in_(RUNNING))).all())
+
+
+def stale_pending(session: Session, older_than: datetime) -> list[str]:
+    """Pending jobs not touched since `older_than`: their queue message may have been lost."""
+    q = select(Job.id).where(Job.status == PENDING, Job.updated_at < older_than).order_by(Job.created_at)
+    return list(session.scalars(q))
+
+
+def touch(session: Session, job_ids: list[str]) -> None:
+    if job_ids:
+        session.execute(update(Job).where(Job.id.in_(job_ids)).values(updated_at=utcnow()))

@@ -1,0 +1,1 @@
+"""Durable jobs: the handle pipelines report through, execution, runners, reaper, compute pool."""

@@ -1,0 +1,121 @@
+"""Run one job by id: claim it, heartbeat while its pipeline runs, record the outcome.
+
+Both runners (the local pool and Celery) call `execute_job`; the step logic lives once, in
+pipelines/. Safe to call twice for the same id: the second claim fails and it returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from typing import TYPE_CHECKING
+
+from profai.db import jobs_repo
+from profai.db.engine import session_scope
+from profai.errors import LeaseLost, PartTimeout, ProfAIError, Retryable
+from profai.jobs.handle import Interrupted, JobHandle
+from profai.jobs.registry import pipeline_for
+
+if TYPE_CHECKING:
+    from profai.wiring import Container
+
+log = logging.getLogger(__name__)
+
+
+def owner_id(tag: str) -> str:
+    """host:pid:tag, so a reaper on the same host can tell a dead owner from a live one."""
+    return f"{socket.gethostname()}:{os.getpid()}:{tag}"
+
+
+def execute_job(ctx: Container, job_id: str, owner: str, stopping: threading.Event | None = None) -> str:
+    """Run the job if it can be claimed; returns the outcome (skipped, completed, failed, ...)."""
+    s = ctx.settings
+    with session_scope(ctx.sessions) as session:
+        if not jobs_repo.claim(session, job_id, owner, s.lease_seconds):
+            return "skipped"
+        job = jobs_repo.get(session, job_id)
+        assert job is not None
+        kind, payload, attempt, job_max_attempts = job.kind, dict(job.payload), job.attempts, job.max_attempts
+
+    def report(progress: int, message: str, status: str | None) -> bool:
+        with session_scope(ctx.sessions) as session:
+            return jobs_repo.report(session, job_id, owner, progress, message, status=status)
+
+    handle = JobHandle(id=job_id, kind=kind, payload=payload, attempt=attempt, _report=report,
+                       soft_timeout=float(s.task_soft_timeout or s.task_timeout), owner=owner,
+                       lease_seconds=s.lease_seconds)
+    if stopping is not None:
+        handle.stopping = stopping
+    pipeline = pipeline_for(kind)
+    beat = _Heartbeat(ctx, handle, owner)
+    beat.start()
+    try:
+        result = pipeline.run(handle, ctx)
+    except LeaseLost:
+        log.warning("job %s: lease lost, stopping without writing", job_id)
+        return "lost"
+    except Interrupted:
+        with session_scope(ctx.sessions) as session:
+            jobs_repo.release(session, job_id, owner, "Requeued: its worker shut down")
+        return "released"
+    except Retryable as exc:
+        if handle.attempt < job_max_attempts:
+            with session_scope(ctx.sessions) as session:
+                jobs_repo.release(session, job_id, owner, f"Retrying after: {exc}", count_attempt=True)
+            return "requeued"
+        return _fail(ctx, handle, owner, f"Failed after {handle.attempt} attempts: {exc}", "too_many_attempts", pipeline)
+    except PartTimeout as exc:
+        return _fail(ctx, handle, owner, str(exc), "time_limit_exceeded", pipeline)
+    except ProfAIError as exc:
+        return _fail(ctx, handle, owner, exc.message, exc.code, pipeline)
+    except Exception as exc:  # a bug or a broken dependency: fail readably, keep the worker alive
+        log.exception("job %s crashed", job_id)
+        return _fail(ctx, handle, owner, f"Internal error: {type(exc).__name__}: {exc}", "internal_error", pipeline)
+    finally:
+        beat.stop()
+    with session_scope(ctx.sessions) as session:
+        done = jobs_repo.finish(session, job_id, owner, jobs_repo.COMPLETED, result=result, message="Completed")
+    return "completed" if done else "lost"
+
+
+def _fail(ctx: Container, handle: JobHandle, owner: str, error: str, code: str, pipeline) -> str:
+    with session_scope(ctx.sessions) as session:
+        done = jobs_repo.finish(session, handle.id, owner, jobs_repo.FAILED, error=error, error_code=code,
+                                message="Failed")
+    if done:
+        try:
+            pipeline.cleanup(handle.id, handle.payload, ctx)
+        except Exception:
+            log.exception("job %s: clean-up after failure failed", handle.id)
+    return "failed" if done else "lost"
+
+
+class _Heartbeat:
+    """Extends the lease every few seconds from its own thread, whatever the pipeline is doing."""
+
+    def __init__(self, ctx: Container, handle: JobHandle, owner: str):
+        self.ctx, self.handle, self.owner = ctx, handle, owner
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{handle.id[:8]}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        s = self.ctx.settings
+        while not self._stop.wait(s.heartbeat_seconds):
+            try:
+                with session_scope(self.ctx.sessions) as session:
+                    alive = jobs_repo.heartbeat(session, self.handle.id, self.owner, s.lease_seconds)
+            except Exception:  # a database blip: try again at the next beat
+                log.warning("job %s: heartbeat failed", self.handle.id, exc_info=True)
+                continue
+            if not alive:
+                self.handle.lost.set()
+                return

@@ -1,0 +1,56 @@
+"""What a running pipeline sees of its job: id, inputs, and a way to report progress."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from profai.errors import LeaseLost, PartTimeout
+
+
+class Interrupted(Exception):
+    """The process is shutting down: hand the job back to the queue."""
+
+
+@dataclass
+class JobHandle:
+    id: str
+    kind: str
+    payload: dict[str, Any]
+    attempt: int
+    # Writes progress to the job row; returns False when the lease is gone.
+    _report: Callable[[int, str, str | None], bool]
+    soft_timeout: float
+    owner: str = ""
+    lease_seconds: float = 60.0
+    stopping: threading.Event = field(default_factory=threading.Event)
+    lost: threading.Event = field(default_factory=threading.Event)
+    started: float = field(default_factory=time.monotonic)
+
+    def check(self) -> None:
+        """Raise if the job must stop: lease lost or cancelled, shutdown, or past its soft limit."""
+        if self.lost.is_set():
+            raise LeaseLost(self.id)
+        if self.stopping.is_set():
+            raise Interrupted(self.id)
+        if time.monotonic() - self.started > self.soft_timeout:
+            raise PartTimeout(f"Job exceeded its time limit of {self.soft_timeout:.0f} s")
+
+    def progress(self, percent: float, message: str, *, status: str | None = None) -> None:
+        """Record progress (0-100, never lower than before) and a human message."""
+        self.check()
+        if not self._report(int(max(0, min(100, percent))), message, status):
+            self.lost.set()
+            raise LeaseLost(self.id)
+
+    def confirm(self, session) -> None:
+        """Inside the transaction that saves the result: fail it unless we still hold the job, so a
+        cancelled or reaped job never leaves a result behind."""
+        from profai.db import jobs_repo
+
+        if not jobs_repo.heartbeat(session, self.id, self.owner, self.lease_seconds):
+            self.lost.set()
+            raise LeaseLost(self.id)

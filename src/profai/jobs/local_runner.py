@@ -1,0 +1,108 @@
+"""The embedded runner: MAX_WORKERS threads in the server claim pending jobs from the database
+in arrival order; heavy steps go to the compute pool. A reaper thread requeues jobs whose
+worker died, including those of a previous run of this server (killed mid-job)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from typing import TYPE_CHECKING
+
+from profai.db import jobs_repo
+from profai.db.engine import session_scope
+from profai.jobs.execute import execute_job, owner_id
+from profai.jobs.reaper import reap_once
+
+if TYPE_CHECKING:
+    from profai.wiring import Container
+
+log = logging.getLogger(__name__)
+
+
+class LocalRunner:
+    name = "local"
+
+    def __init__(self, ctx: Container):
+        self.ctx = ctx
+        self.boot = uuid.uuid4().hex[:8]
+        self._wake = threading.Condition()
+        self._pending_signal = 0
+        self.stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.running: dict[str, str] = {}  # thread name -> job id
+
+    def _tag(self, n: int | str) -> str:
+        return f"local-{self.boot}-{n}"
+
+    def start(self) -> None:
+        if self._threads:
+            return
+        # Jobs owned by a previous run of this server (same host, dead pid or older boot) go back now.
+        reap_once(self.ctx, alive_tags={self._tag(n) for n in range(self.ctx.settings.max_workers)})
+        for n in range(self.ctx.settings.max_workers):
+            t = threading.Thread(target=self._work, args=(n,), name=f"job-worker-{n}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        reaper = threading.Thread(target=self._reap, name="job-reaper", daemon=True)
+        reaper.start()
+        self._threads.append(reaper)
+
+    def submit(self, job_id: str) -> None:
+        """Wake a worker thread; the job row is already committed."""
+        with self._wake:
+            self._pending_signal += 1
+            self._wake.notify()
+
+    def stop(self, timeout: float = 30) -> None:
+        """Ask running jobs to hand themselves back to the queue, then wait for the threads."""
+        self.stopping.set()
+        with self._wake:
+            self._wake.notify_all()
+        for t in self._threads:
+            t.join(timeout=timeout)
+        self._threads = []
+
+    def _work(self, n: int) -> None:
+        owner = owner_id(self._tag(n))
+        name = threading.current_thread().name
+        while not self.stopping.is_set():
+            job_id = self._next_job()
+            if job_id is None:
+                with self._wake:
+                    if self._pending_signal == 0:
+                        self._wake.wait(timeout=1.0)
+                    self._pending_signal = max(0, self._pending_signal - 1)
+                continue
+            self.running[name] = job_id
+            try:
+                outcome = execute_job(self.ctx, job_id, owner, stopping=self.stopping)
+                log.info("job %s: %s", job_id, outcome)
+            except Exception:
+                log.exception("job %s: runner error", job_id)
+            finally:
+                self.running.pop(name, None)
+
+    def _next_job(self) -> str | None:
+        try:
+            with session_scope(self.ctx.sessions) as session:
+                for job_id in jobs_repo.next_pending(session):
+                    return job_id
+        except Exception:
+            log.warning("local runner: cannot read pending jobs", exc_info=True)
+        return None
+
+    def _reap(self) -> None:
+        while not self.stopping.wait(self.ctx.settings.reaper_interval):
+            try:
+                if reap_once(self.ctx).requeued:
+                    self.submit("")
+            except Exception:
+                log.warning("reaper sweep failed", exc_info=True)
+
+    def stats(self) -> dict:
+        return {
+            "runner": self.name,
+            "workers": [{"name": f"local-{self.boot}", "threads": self.ctx.settings.max_workers, "alive": True}],
+            "running_jobs": sorted(self.running.values()),
+        }

@@ -1,0 +1,3 @@
+"""Pipelines: ordered steps that report progress. Importing this package registers them."""
+
+from profai.pipelines import pdf_to_course  # noqa: F401

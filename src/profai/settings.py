@@ -1,0 +1,122 @@
+"""One typed Settings object, read from the environment and an optional .env file.
+
+The seed documents' names (DATABASE_URL, REDIS_HOST, MAX_WORKERS, ...) are the environment
+variable names; ProfAI's own additions use the PROFAI_ prefix only where a bare name would be
+ambiguous (PROFAI_DATA_DIR).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of ProfAI; backends are chosen from these once, at start-up (see wiring.py)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    environment: Literal["development", "production", "test"] = Field("development", alias="ENVIRONMENT")
+    data_dir: Path = Field(Path("data"), alias="PROFAI_DATA_DIR")
+    host: str = Field("127.0.0.1", alias="HOST")
+    port: int = Field(5001, alias="PORT")
+
+    # Relational data: SQLite under data_dir unless DATABASE_URL is set (and USE_DATABASE is not false).
+    use_database: bool = Field(True, alias="USE_DATABASE")
+    database_url: str | None = Field(None, alias="DATABASE_URL")
+
+    # Jobs
+    job_runner: Literal["local", "celery"] = Field("local", alias="JOB_RUNNER")
+    max_workers: int = Field(3, alias="MAX_WORKERS", ge=1, le=64)
+    compute_processes: int = Field(0, alias="COMPUTE_PROCESSES", ge=0, le=64)  # 0: one per core
+    task_timeout: int = Field(1800, alias="TASK_TIMEOUT", ge=5)  # hard limit per job or part, seconds
+    task_soft_timeout: int | None = Field(None, alias="TASK_SOFT_TIMEOUT")  # default: hard - 60 s
+    lease_seconds: float = Field(45.0, alias="JOB_LEASE_SECONDS", gt=0)
+    heartbeat_seconds: float = Field(10.0, alias="JOB_HEARTBEAT_SECONDS", gt=0)
+    reaper_interval: float = Field(5.0, alias="REAPER_INTERVAL_SECONDS", gt=0)
+    max_attempts: int = Field(3, alias="JOB_MAX_ATTEMPTS", ge=1)
+    sync_wait_seconds: float = Field(300.0, alias="SYNC_WAIT_SECONDS", gt=0)
+
+    # Queue (Celery on Redis)
+    redis_url: str | None = Field(None, alias="REDIS_URL")
+    redis_host: str = Field("127.0.0.1", alias="REDIS_HOST")
+    redis_port: int = Field(6379, alias="REDIS_PORT")
+    redis_db: int = Field(0, alias="REDIS_DB")
+    worker_max_memory_mb: int = Field(2048, alias="WORKER_MAX_MEMORY_MB", ge=64)
+
+    # Uploads
+    max_upload_mb: float = Field(50, alias="MAX_UPLOAD_MB", gt=0)
+    max_files: int = Field(10, alias="MAX_FILES", ge=1)
+
+    # Vectors
+    chroma_url: str | None = Field(None, alias="CHROMA_URL")
+    use_chroma_cloud: bool = Field(False, alias="USE_CHROMA_CLOUD")
+    chroma_cloud_api_key: str | None = Field(None, alias="CHROMA_CLOUD_API_KEY")
+    chroma_cloud_tenant: str | None = Field(None, alias="CHROMA_CLOUD_TENANT")
+    chroma_cloud_database: str | None = Field(None, alias="CHROMA_CLOUD_DATABASE")
+
+    # Providers
+    embedder: Literal["local", "openai"] = Field("local", alias="EMBEDDER")
+    embedding_threads: int = Field(1, alias="EMBEDDING_THREADS", ge=1)
+    embedding_model: str = Field("text-embedding-3-small", alias="EMBEDDING_MODEL")
+    embedding_base_url: str = Field("https://api.openai.com/v1", alias="EMBEDDING_BASE_URL")
+    openai_api_key: str | None = Field(None, alias="OPENAI_API_KEY")
+    openai_rate_limit: float = Field(5.0, alias="OPENAI_RATE_LIMIT", gt=0)
+    groq_api_key: str | None = Field(None, alias="GROQ_API_KEY")
+    sarvam_api_key: str | None = Field(None, alias="SARVAM_API_KEY")
+    generator: Literal["extractive", "openai"] = Field("extractive", alias="GENERATOR")
+    llm_base_url: str | None = Field(None, alias="LLM_BASE_URL")
+    llm_model: str | None = Field(None, alias="LLM_MODEL")
+    llm_api_key: str | None = Field(None, alias="LLM_API_KEY")
+
+    # CSV datasets (the VectorDB seed's names)
+    chunk_size: int = Field(1000, alias="CHUNK_SIZE", ge=1)
+    batch_size: int = Field(100, alias="BATCH_SIZE", ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.task_soft_timeout is None:
+            self.task_soft_timeout = max(1, self.task_timeout - 60)
+        if self.task_soft_timeout >= self.task_timeout:
+            raise ValueError("TASK_SOFT_TIMEOUT must be below TASK_TIMEOUT")
+        if self.heartbeat_seconds >= self.lease_seconds:
+            raise ValueError("JOB_HEARTBEAT_SECONDS must be below JOB_LEASE_SECONDS")
+        if self.job_runner == "celery" and self.sqlalchemy_url.startswith("sqlite"):
+            raise ValueError("JOB_RUNNER=celery needs a shared database: set DATABASE_URL (PostgreSQL)")
+        if self.environment == "production" and self.embedder == "openai" and not self.openai_api_key:
+            raise ValueError("EMBEDDER=openai needs OPENAI_API_KEY")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """DATABASE_URL (postgres:// normalised to psycopg 3), else SQLite under data_dir."""
+        url = self.database_url if self.use_database else None
+        if not url:
+            return f"sqlite:///{(self.data_dir / 'profai.sqlite3').resolve()}"
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix):]
+        return url
+
+    @property
+    def broker_url(self) -> str:
+        return self.redis_url or f"redis://{self.redis_host}:{self.redis_port}/{self.redis_db}"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def worker_processes(self) -> int:
+        return self.compute_processes or (os.cpu_count() or 1)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

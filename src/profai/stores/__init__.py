@@ -1,0 +1,1 @@
+"""Storage backends: the vector store (Chroma) and the blob store."""

@@ -1,0 +1,299 @@
+"""Vector store: the VectorStore protocol and its Chroma backend (embedded or server)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
+
+T = TypeVar("T")
+
+# Chroma allows 512 characters; 63 keeps names valid on older servers and readable in logs.
+_MAX_NAME = 63
+_DEFAULT_BATCH = 1000
+_INVALID = re.compile(r"[^a-zA-Z0-9._-]+")
+_SCALARS = (str, int, float, bool)
+
+
+@dataclass(frozen=True)
+class VectorHit:
+    """One stored vector's id, cosine similarity (higher is better), text and metadata."""
+
+    id: str
+    score: float
+    text: str
+    metadata: dict
+
+
+class VectorStore(Protocol):
+    """Collections of vectors with text and flat metadata, searched by cosine similarity."""
+
+    def upsert(
+        self,
+        collection: str,
+        ids: Sequence[str],
+        vectors: Sequence[Sequence[float]],
+        texts: Sequence[str],
+        metadatas: Sequence[dict],
+    ) -> None: ...
+
+    def query(
+        self, collection: str, vector: Sequence[float], top_k: int = 5, where: dict | None = None
+    ) -> list[VectorHit]: ...
+
+    def get(self, collection: str, ids: Sequence[str]) -> list[VectorHit]: ...
+
+    def count(self, collection: str) -> int: ...
+
+    def delete(
+        self, collection: str, ids: Sequence[str] | None = None, where: dict | None = None
+    ) -> None: ...
+
+    def drop(self, collection: str) -> None: ...
+
+    def ping(self) -> None: ...
+
+
+def collection_name(*parts: str) -> str:
+    """Build a valid Chroma collection name from parts, deterministically."""
+    raw = "-".join(parts)
+    name = _INVALID.sub("_", raw)
+    name = re.sub(r"\.{2,}", ".", name).strip("._-")
+    if name == raw and 3 <= len(name) <= _MAX_NAME:
+        return name
+    # Sanitising can map different inputs to one name; the hash keeps them apart.
+    digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()[:12]
+    head = name[: _MAX_NAME - len(digest) - 1].rstrip("._-")
+    return f"{head}-{digest}" if head else digest
+
+
+def clean_metadata(metadata: dict | None) -> dict | None:
+    """Drop None values and reject values Chroma cannot store; None when nothing is left."""
+    cleaned: dict[str, Any] = {}
+    for key, value in (metadata or {}).items():
+        if value is None:
+            continue
+        if not isinstance(key, str):
+            raise ValueError(f"metadata key {key!r} must be a string")
+        if not isinstance(value, _SCALARS):
+            raise ValueError(
+                f"metadata value for {key!r} must be str, int, float or bool, "
+                f"not {type(value).__name__}"
+            )
+        cleaned[key] = value
+    # Chroma rejects an empty dict but accepts None.
+    return cleaned or None
+
+
+def build_where(where: dict | None) -> dict | None:
+    """Turn a several-key filter into Chroma's explicit {"$and": [...]} form."""
+    if not where:
+        return None
+    if len(where) == 1:
+        return where
+    return {"$and": [{key: value} for key, value in where.items()]}
+
+
+class ChromaVectorStore:
+    """VectorStore on Chroma; collections use cosine space and are created on first upsert."""
+
+    def __init__(self, connect: Callable[[], Any]) -> None:
+        # The client is made on first use so a down server fails calls, not start-up.
+        self._connect = connect
+        self._client: Any = None
+        self._handles: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def embedded(cls, path: Path) -> ChromaVectorStore:
+        """A store in a local directory (chromadb.PersistentClient)."""
+        import chromadb
+        from chromadb.config import Settings
+
+        return cls(
+            lambda: chromadb.PersistentClient(
+                path=str(path), settings=Settings(anonymized_telemetry=False)
+            )
+        )
+
+    @classmethod
+    def server(cls, url: str) -> ChromaVectorStore:
+        """A store on a Chroma server at "http://host:port"."""
+        import chromadb
+        from chromadb.config import Settings
+
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"Chroma URL must look like http://host:port, got {url!r}")
+        ssl = parts.scheme == "https"
+        port = parts.port or (443 if ssl else 8000)
+        return cls(
+            lambda: chromadb.HttpClient(
+                host=parts.hostname,
+                port=port,
+                ssl=ssl,
+                settings=Settings(anonymized_telemetry=False),
+            )
+        )
+
+    def upsert(
+        self,
+        collection: str,
+        ids: Sequence[str],
+        vectors: Sequence[Sequence[float]],
+        texts: Sequence[str],
+        metadatas: Sequence[dict],
+    ) -> None:
+        """Insert or replace vectors by id, in batches the backend accepts."""
+        if not (len(ids) == len(vectors) == len(texts) == len(metadatas)):
+            raise ValueError("ids, vectors, texts and metadatas must have the same length")
+        if not ids:
+            return
+        cleaned = [clean_metadata(m) for m in metadatas]
+        size = self._batch_size()
+        for start in range(0, len(ids), size):
+            end = start + size
+            self._with_collection(
+                collection,
+                True,
+                lambda col, s=start, e=end: col.upsert(
+                    ids=list(ids[s:e]),
+                    embeddings=[list(map(float, v)) for v in vectors[s:e]],
+                    documents=list(texts[s:e]),
+                    metadatas=cleaned[s:e],
+                ),
+            )
+
+    def query(
+        self, collection: str, vector: Sequence[float], top_k: int = 5, where: dict | None = None
+    ) -> list[VectorHit]:
+        """Return up to top_k nearest vectors, best first; [] if the collection is missing."""
+        result = self._with_collection(
+            collection,
+            False,
+            lambda col: col.query(
+                query_embeddings=[list(map(float, vector))],
+                n_results=top_k,
+                where=build_where(where),
+                include=["documents", "metadatas", "distances"],
+            ),
+        )
+        if result is None:
+            return []
+        return [
+            VectorHit(id=i, score=1.0 - float(d), text=t or "", metadata=dict(m or {}))
+            for i, t, m, d in zip(
+                result["ids"][0],
+                result["documents"][0],
+                result["metadatas"][0],
+                result["distances"][0],
+            )
+        ]
+
+    def get(self, collection: str, ids: Sequence[str]) -> list[VectorHit]:
+        """Return the stored items for ids, in the order asked; missing ids are left out."""
+        if not ids:
+            return []
+        result = self._with_collection(
+            collection,
+            False,
+            lambda col: col.get(ids=list(ids), include=["documents", "metadatas"]),
+        )
+        if result is None:
+            return []
+        found = {
+            i: VectorHit(id=i, score=1.0, text=t or "", metadata=dict(m or {}))
+            for i, t, m in zip(result["ids"], result["documents"], result["metadatas"])
+        }
+        return [found[i] for i in ids if i in found]
+
+    def count(self, collection: str) -> int:
+        """Number of vectors in the collection; 0 if it does not exist."""
+        return self._with_collection(collection, False, lambda col: col.count()) or 0
+
+    def delete(
+        self, collection: str, ids: Sequence[str] | None = None, where: dict | None = None
+    ) -> None:
+        """Delete by ids and/or filter; a missing collection is a no-op."""
+        if ids is None and not where:
+            raise ValueError("delete needs ids or where; use drop() to remove a collection")
+        if ids is not None and not ids and not where:
+            return
+        self._with_collection(
+            collection,
+            False,
+            lambda col: col.delete(ids=list(ids) if ids else None, where=build_where(where)),
+        )
+
+    def drop(self, collection: str) -> None:
+        """Remove the collection and everything in it; no error if it is missing."""
+        from chromadb.errors import NotFoundError
+
+        with self._lock:
+            self._handles.pop(collection, None)
+        try:
+            self._get_client().delete_collection(collection)
+        except NotFoundError:
+            pass
+
+    def ping(self) -> None:
+        """Raise if the backend cannot be reached."""
+        self._get_client().heartbeat()
+
+    def _get_client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = self._connect()
+            return self._client
+
+    def _batch_size(self) -> int:
+        try:
+            return max(1, min(_DEFAULT_BATCH, int(self._get_client().get_max_batch_size())))
+        except (AttributeError, TypeError, ValueError):
+            return _DEFAULT_BATCH
+
+    def _handle(self, name: str, create: bool) -> Any:
+        """A cached collection handle; None if missing and create is False."""
+        from chromadb.errors import NotFoundError
+
+        client = self._get_client()
+        with self._lock:
+            handle = self._handles.get(name)
+            if handle is not None:
+                return handle
+            if create:
+                handle = client.get_or_create_collection(
+                    name,
+                    configuration={"hnsw": {"space": "cosine"}},
+                    embedding_function=None,
+                )
+            else:
+                try:
+                    handle = client.get_collection(name, embedding_function=None)
+                except NotFoundError:
+                    return None
+            self._handles[name] = handle
+            return handle
+
+    def _with_collection(self, name: str, create: bool, call: Callable[[Any], T]) -> T | None:
+        """Run call on the collection, retrying once if a cached handle went stale."""
+        from chromadb.errors import NotFoundError
+
+        for attempt in range(2):
+            handle = self._handle(name, create)
+            if handle is None:
+                return None
+            try:
+                return call(handle)
+            except NotFoundError:
+                # Another process dropped (and maybe recreated) it since we cached the handle.
+                with self._lock:
+                    self._handles.pop(name, None)
+                if attempt:
+                    raise
+        return None

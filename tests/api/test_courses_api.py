@@ -1,0 +1,78 @@
+"""Uploading PDFs over HTTP and reading the course back, end to end in embedded mode."""
+
+from __future__ import annotations
+
+from conftest import wait_job
+from factories import BIOLOGY, make_pdf
+
+
+def test_upload_answers_at_once_then_builds_a_course(client, tmp_path):
+    a = make_pdf(tmp_path / "a.pdf")
+    b = make_pdf(tmp_path / "b.pdf", [("Ecology", [BIOLOGY[0][1][0] + " Ecosystems cycle nutrients."])])
+    with a.open("rb") as fa, b.open("rb") as fb:
+        resp = client.post("/api/upload-pdfs", data={"course_title": "Intro Biology"},
+                           files=[("files", ("a.pdf", fa, "application/pdf")), ("files", ("b.pdf", fb, "application/pdf"))])
+    assert resp.status_code == 202
+    body = resp.json()
+    assert set(body) == {"job_id", "status", "status_url", "message"}
+    assert body["status"] == "pending"
+    assert body["status_url"] == f"/api/jobs/{body['job_id']}"
+
+    job = wait_job(client, body["job_id"])
+    assert job["status"] == "completed", job
+    assert job["progress"] == 100
+    assert job["started_at"] and job["completed_at"] and job["created_at"]
+    result = job["result"]
+    assert result["course_title"] == "Intro Biology"
+    assert result["modules"] == 4
+
+    course = client.get(f"/api/courses/{result['course_id']}").json()
+    assert course["title"] == "Intro Biology"
+    titles = [m["title"] for m in course["modules"]]
+    assert titles == ["Photosynthesis", "Cellular Respiration", "Genetics", "Ecology"]
+    lesson = course["modules"][0]["lessons"][0]
+    assert lesson["source_file"] == "a.pdf" and lesson["page_start"] == 1
+    assert "chlorophyll" in lesson["content"]
+    assert lesson["summary"] and lesson["key_terms"]
+    assert course["modules"][3]["lessons"][0]["source_file"] == "b.pdf"
+
+    listed = client.get("/api/courses").json()
+    assert listed["total"] == 1 and listed["courses"][0]["course_id"] == result["course_id"]
+
+
+def test_vectors_are_written_once_per_passage(client, ctx, tmp_path):
+    pdf = make_pdf(tmp_path / "a.pdf")
+    with pdf.open("rb") as f:
+        job_id = client.post("/api/upload-pdfs", data={"course_title": "Bio"},
+                             files={"files": ("a.pdf", f, "application/pdf")}).json()["job_id"]
+    job = wait_job(client, job_id)
+    from profai.pipelines.pdf_to_course import course_collection
+
+    assert ctx.vectors.count(course_collection(job_id)) == job["result"]["passages"] > 0
+
+
+def test_sync_upload_waits_for_the_course(client, tmp_path):
+    pdf = make_pdf(tmp_path / "a.pdf")
+    with pdf.open("rb") as f:
+        resp = client.post("/api/upload-pdfs-sync", data={"course_title": "Bio"},
+                           files={"files": ("a.pdf", f, "application/pdf")})
+    assert resp.status_code == 200
+    assert resp.json()["status"] == "completed"
+    assert resp.json()["result"]["modules"] == 3
+    spec = client.get("/openapi.json").json()
+    assert spec["paths"]["/api/upload-pdfs-sync"]["post"]["deprecated"] is True
+
+
+def test_health_endpoints(client):
+    assert client.get("/health").json()["status"] == "healthy"
+    ready = client.get("/api/v1/health")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "healthy"
+    assert ready.json()["checks"] == {"database": "ok", "vectors": "ok", "queue": "ok"}
+
+
+def test_worker_stats(client):
+    stats = client.get("/api/worker-stats").json()
+    assert stats["runner"] == "local"
+    assert stats["queue_depth"] == 0
+    assert "jobs_by_state" in stats

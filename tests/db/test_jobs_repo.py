@@ -1,0 +1,119 @@
+"""Job state changes on SQLite and PostgreSQL: compare-and-set, leases, monotonic progress."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from profai.db import jobs_repo
+from profai.db.engine import make_engine, make_session_factory, session_scope
+from profai.db.migrate import upgrade
+from profai.db.models import utcnow
+
+
+@pytest.fixture
+def sessions(db_url):
+    engine = make_engine(db_url)
+    upgrade(engine)
+    factory = make_session_factory(engine)
+    yield factory
+    with session_scope(factory) as s:  # PostgreSQL's database is shared by the session's tests
+        from profai.db.models import Job
+
+        s.query(Job).delete()
+    engine.dispose()
+
+
+def _new(sessions, max_attempts=3) -> str:
+    with session_scope(sessions) as s:
+        return jobs_repo.create(s, "course", {"x": 1}, max_attempts=max_attempts).id
+
+
+def test_only_one_claim_wins(sessions):
+    job_id = _new(sessions)
+    with session_scope(sessions) as s:
+        assert jobs_repo.claim(s, job_id, "a", 30)
+    with session_scope(sessions) as s:
+        assert not jobs_repo.claim(s, job_id, "b", 30)
+        job = jobs_repo.get(s, job_id)
+        assert job.status == "processing" and job.lease_owner == "a" and job.attempts == 1
+        assert job.started_at is not None
+
+
+def test_progress_never_goes_down_and_needs_the_lease(sessions):
+    job_id = _new(sessions)
+    with session_scope(sessions) as s:
+        jobs_repo.claim(s, job_id, "a", 30)
+        assert jobs_repo.report(s, job_id, "a", 40, "half")
+        assert jobs_repo.report(s, job_id, "a", 10, "later, lower")
+        assert not jobs_repo.report(s, job_id, "b", 90, "not mine")
+    with session_scope(sessions) as s:
+        job = jobs_repo.get(s, job_id)
+        assert job.progress == 40 and job.message == "later, lower"
+
+
+def test_finish_only_by_owner(sessions):
+    job_id = _new(sessions)
+    with session_scope(sessions) as s:
+        jobs_repo.claim(s, job_id, "a", 30)
+        assert not jobs_repo.finish(s, job_id, "b", jobs_repo.COMPLETED, result={})
+        assert jobs_repo.finish(s, job_id, "a", jobs_repo.COMPLETED, result={"course_id": 1})
+        assert not jobs_repo.heartbeat(s, job_id, "a", 30)
+    with session_scope(sessions) as s:
+        job = jobs_repo.get(s, job_id)
+        assert job.status == "completed" and job.progress == 100 and job.result == {"course_id": 1}
+        assert job.completed_at >= job.started_at >= job.created_at
+
+
+def test_reaper_requeues_stale_then_fails_after_max_attempts(sessions):
+    job_id = _new(sessions, max_attempts=2)
+    later = utcnow() + timedelta(seconds=60)
+    for attempt in (1, 2):
+        with session_scope(sessions) as s:
+            assert jobs_repo.claim(s, job_id, f"w{attempt}", 5)
+        with session_scope(sessions) as s:
+            reaped = jobs_repo.reap(s, now=later)
+        if attempt == 1:
+            assert reaped.requeued == [job_id]
+        else:
+            assert reaped.failed == [job_id]
+    with session_scope(sessions) as s:
+        job = jobs_repo.get(s, job_id)
+        assert job.status == "failed" and job.error_code == "too_many_attempts"
+        assert "2 attempts" in job.error
+        assert not jobs_repo.claim(s, job_id, "w3", 5)
+
+
+def test_reaper_leaves_live_leases_alone(sessions):
+    job_id = _new(sessions)
+    with session_scope(sessions) as s:
+        jobs_repo.claim(s, job_id, "a", 30)
+    with session_scope(sessions) as s:
+        assert jobs_repo.reap(s) == jobs_repo.Reaped([], [])
+        assert jobs_repo.reap(s, owners_gone=("a",)).requeued == [job_id]
+
+
+def test_release_does_not_count_the_attempt(sessions):
+    job_id = _new(sessions)
+    with session_scope(sessions) as s:
+        jobs_repo.claim(s, job_id, "a", 30)
+        assert jobs_repo.release(s, job_id, "a", "shutting down")
+    with session_scope(sessions) as s:
+        job = jobs_repo.get(s, job_id)
+        assert job.status == "pending" and job.attempts == 0 and job.lease_owner is None
+
+
+def test_cancel(sessions):
+    job_id = _new(sessions)
+    with session_scope(sessions) as s:
+        assert jobs_repo.cancel(s, job_id)
+        assert not jobs_repo.cancel(s, job_id)
+        assert not jobs_repo.claim(s, job_id, "a", 30)
+        assert jobs_repo.count_by_status(s) == {"cancelled": 1}
+
+
+def test_pending_in_arrival_order(sessions):
+    ids = [_new(sessions) for _ in range(3)]
+    with session_scope(sessions) as s:
+        assert jobs_repo.next_pending(s) == ids

@@ -1,0 +1,72 @@
+"""Tests for the offline ONNX MiniLM embedder, run on the real model."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+from profai.providers.embedder import OnnxMiniLM, batched
+
+
+@pytest.fixture(scope="module")
+def embedder() -> OnnxMiniLM:
+    return OnnxMiniLM(threads=1, batch_size=4)
+
+
+def cos(a, b) -> float:
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def test_batched_splits_and_keeps_order():
+    assert list(batched(range(7), 3)) == [[0, 1, 2], [3, 4, 5], [6]]
+    assert list(batched([], 3)) == []
+
+
+def test_dimension_and_unit_length(embedder):
+    vectors = embedder.embed(["hello world", "a second sentence", ""])
+    assert embedder.dimension == 384 and embedder.name == "minilm-onnx"
+    assert len(vectors) == 3
+    for v in vectors:
+        assert len(v) == 384
+        assert abs(np.linalg.norm(v) - 1.0) < 1e-4
+
+
+def test_similar_sentences_score_higher(embedder):
+    cat, kitten, stocks = embedder.embed(
+        ["The cat sat on the mat", "A kitten rests on a rug", "Stock markets fell sharply"]
+    )
+    assert cos(cat, kitten) > cos(cat, stocks) + 0.2
+    assert cos(cat, kitten) > cos(kitten, stocks) + 0.2
+
+
+def test_order_preserved_across_lengths(embedder):
+    texts = [
+        "word " * 120,
+        "short",
+        "",
+        "A medium sized sentence about photosynthesis in plants.",
+        "numbers 1 2 3 " * 30,
+        "x",
+        "The mitochondria is the powerhouse of the cell, as every student learns.",
+    ]
+    together = embedder.embed(texts)
+    for text, vector in zip(texts, together):
+        (alone,) = embedder.embed([text])
+        assert cos(alone, vector) > 0.999
+
+
+def test_long_text_is_truncated_not_fatal(embedder):
+    long_text = " ".join(f"token{i}" for i in range(2000))
+    (v,) = embedder.embed([long_text])
+    assert len(v) == 384 and abs(np.linalg.norm(v) - 1.0) < 1e-4
+
+
+def test_empty_input_returns_empty_list(embedder):
+    assert embedder.embed([]) == []
+
+
+def test_pickles_before_and_after_load(embedder):
+    embedder.embed(["warm up"])
+    copy = pickle.loads(pickle.dumps(embedder))
+    assert copy.batch_size == 4 and copy._session is None
+    assert cos(copy.embed(["same text"])[0], embedder.embed(["same text"])[0]) > 0.9999
