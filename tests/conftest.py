@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,17 +14,9 @@ from sqlalchemy import create_engine, text
 from profai.api import create_app
 from profai.settings import Settings
 from profai.wiring import Container, build_container
+from support import make_settings
 
 PG_ADMIN_URL = os.environ.get("PROFAI_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-R_MANUALS = Path("/usr/share/R/doc/manual")
-
-
-def make_settings(data_dir: Path, **overrides) -> Settings:
-    """Settings for a test: its own data dir, short leases, no .env file."""
-    values = {"PROFAI_DATA_DIR": data_dir, "ENVIRONMENT": "test", "JOB_LEASE_SECONDS": 6,
-              "JOB_HEARTBEAT_SECONDS": 1, "REAPER_INTERVAL_SECONDS": 1, "MAX_WORKERS": 2}
-    values.update(overrides)
-    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture
@@ -45,19 +36,6 @@ def ctx(settings: Settings) -> Iterator[Container]:
 def client(ctx: Container) -> Iterator[TestClient]:
     with TestClient(create_app(ctx=ctx)) as c:
         yield c
-
-
-def wait_job(client: TestClient, job_id: str, timeout: float = 120) -> dict:
-    """Poll the status URL until the job finishes; checks that progress never goes down."""
-    deadline, last = time.monotonic() + timeout, -1
-    while time.monotonic() < deadline:
-        body = client.get(f"/api/jobs/{job_id}").json()
-        assert body["progress"] >= last, "progress went down"
-        last = body["progress"]
-        if body["status"] in ("completed", "partially_completed", "failed", "cancelled"):
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not finish in {timeout} s: {body}")
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import wait_job
 from factories import BIOLOGY, make_pdf
+from support import wait_job
 
 
 def test_upload_answers_at_once_then_builds_a_course(client, tmp_path):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import make_settings, wait_job
 from factories import make_blank_pdf, make_pdf
 from profai.api import create_app
 from profai.wiring import build_container
+from support import make_settings, wait_job
 
 
 def _stored_files(ctx) -> list:

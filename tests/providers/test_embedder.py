@@ -50,7 +50,7 @@ def test_order_preserved_across_lengths(embedder):
         "The mitochondria is the powerhouse of the cell, as every student learns.",
     ]
     together = embedder.embed(texts)
-    for text, vector in zip(texts, together):
+    for text, vector in zip(texts, together, strict=True):
         (alone,) = embedder.embed([text])
         assert cos(alone, vector) > 0.999
 

@@ -8,6 +8,7 @@ import threading
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -23,6 +24,7 @@ _MAX_OUTLINE = 2000  # a runaway or cyclic outline should not stall ingestion
 _LINE_SPLIT_RE = re.compile(r"\r\n|\r|\n")
 # Control characters PDFium emits (\x02 marks a layout hyphen that joined two lines).
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff\u00ad]")
+_ALNUM_RE = re.compile(r"[^\W_]")
 _SPACES_RE = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000]+")
 _PAGE_NUMBER_RE = re.compile(r"^\W*(?:page\s*)?\d+(?:\s*(?:of|/)\s*\d+)?\W*$", re.IGNORECASE)
 _SENTENCE_END = (".", "!", "?", ":", ";", "…", '"', "”", ")")
@@ -87,13 +89,23 @@ def read_pdf(path: Path, filename: str) -> PdfDocument:
     if not raw_pages:
         raise _corrupt("The PDF has no pages.")
     pages = _clean_pages(raw_pages)
-    if sum(ch.isalnum() for page in pages for ch in page.text) < 10:
+    if not _has_text(pages):
         raise InvalidInput(
             "No text could be extracted from this PDF; it is probably a scan. "
             "Run it through OCR (e.g. ocrmypdf) and upload the result.",
             code="no_text",
         )
     return PdfDocument(filename=filename, sha256=hashlib.sha256(data).hexdigest(), pages=pages, outline=outline)
+
+
+def _has_text(pages: list[Page], minimum: int = 10) -> bool:
+    """At least `minimum` letters or digits; a scan yields none, or a few stray glyphs."""
+    found = 0
+    for page in pages:
+        found += sum(1 for _ in islice(_ALNUM_RE.finditer(page.text), minimum - found))
+        if found >= minimum:
+            return True
+    return False
 
 
 def _check_bytes(size: int, head: bytes) -> None:
@@ -175,33 +187,45 @@ def _normalise_lines(raw: str) -> list[str]:
     return [_SPACES_RE.sub(" ", line).strip() for line in _LINE_SPLIT_RE.split(text)]
 
 
-def _edge_key(line: str, page_number: int) -> tuple[str, int | None]:
-    """Identity of an edge line across pages.
+EdgeKey = tuple[str, int | None]
+
+
+def _edge_keys(line: str, page_number: int) -> list[EdgeKey]:
+    """Identities of an edge line across pages.
 
     A running header carries the page number, so printed number minus page index stays
     constant; numbered chapter titles ("Genetics 2" on pages 3, 6, 9) do not repeat that way.
+    The second key catches "Chapter 3: Objects ... 15" headers whose chapter is only 2 pages long.
     """
+    key = re.sub(r"\d+", "#", line).strip().lower()
     numbers = re.findall(r"\d+", line)
-    offset = int(numbers[-1]) - page_number if numbers and len(numbers[-1]) < 6 else None
-    return re.sub(r"\d+", "#", line).strip().lower(), offset
+    if not numbers or len(numbers[-1]) > 5:
+        return [(key, None)]
+    offset = int(numbers[-1]) - page_number
+    keys = [(key, offset)]
+    if line.rstrip().endswith(numbers[-1]):
+        keys.append(("^" + key.split()[0], offset))
+    return keys
 
 
-def _running_lines(page_lines: list[list[str]]) -> set[tuple[str, int | None]]:
+def _running_lines(page_lines: list[list[str]]) -> set[EdgeKey]:
     """Keys of first/last lines repeated on several pages: running headers and footers."""
     if len(page_lines) < 4:
         return set()
-    counts: Counter[tuple[str, int | None]] = Counter()
+    counts: Counter[EdgeKey] = Counter()
     for number, lines in enumerate(page_lines, start=1):
         body = [line for line in lines if line]
-        counts.update({_edge_key(line, number) for line in body[:1] + body[-1:]})
-    return {key for key, n in counts.items() if n >= 3}
+        counts.update({k for line in body[:1] + body[-1:] for k in _edge_keys(line, number)})
+    return {key for key, n in counts.items() if n >= (4 if key[0].startswith("^") else 3)}
 
 
-def _strip_edges(lines: list[str], number: int, repeated: set[tuple[str, int | None]]) -> list[str]:
+def _strip_edges(lines: list[str], number: int, repeated: set[EdgeKey]) -> list[str]:
     body = list(lines)
     for edge in (0, -1):
         while body and (
-            not body[edge] or _edge_key(body[edge], number) in repeated or _PAGE_NUMBER_RE.match(body[edge])
+            not body[edge]
+            or _PAGE_NUMBER_RE.match(body[edge])
+            or any(k in repeated for k in _edge_keys(body[edge], number))
         ):
             body.pop(edge)
     return body

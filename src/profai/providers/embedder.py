@@ -75,7 +75,11 @@ class OnnxMiniLM:
 
     def __getstate__(self) -> dict[str, Any]:
         # Sessions and locks do not pickle; the copy reloads on first use.
-        return {"threads": self.threads, "batch_size": self.batch_size, "max_tokens": self.max_tokens}
+        return {
+            "threads": self.threads,
+            "batch_size": self.batch_size,
+            "max_tokens": self.max_tokens,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)  # type: ignore[misc]

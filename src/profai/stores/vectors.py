@@ -99,6 +99,30 @@ def build_where(where: dict | None) -> dict | None:
     return {"$and": [{key: value} for key, value in where.items()]}
 
 
+def _replace(
+    col: Any,
+    ids: list[str],
+    vectors: Sequence[Sequence[float]],
+    texts: list[str],
+    metadatas: list[dict | None],
+) -> None:
+    """Upsert so each id ends with exactly the given metadata."""
+    # Chroma's upsert merges metadata into the old row; a key set to None is removed,
+    # so keys the new metadata lacks are nulled. This keeps the write a single upsert.
+    old = col.get(ids=ids, include=["metadatas"])
+    previous = {i: m for i, m in zip(old["ids"], old["metadatas"], strict=True) if m}
+    merged: list[dict | None] = []
+    for item_id, metadata in zip(ids, metadatas, strict=True):
+        stale = set(previous.get(item_id, {})) - set(metadata or {})
+        merged.append({**(metadata or {}), **dict.fromkeys(stale)} if stale else metadata)
+    col.upsert(
+        ids=ids,
+        embeddings=[[float(x) for x in v] for v in vectors],
+        documents=texts,
+        metadatas=merged,
+    )
+
+
 class ChromaVectorStore:
     """VectorStore on Chroma; collections use cosine space and are created on first upsert."""
 
@@ -161,11 +185,8 @@ class ChromaVectorStore:
             self._with_collection(
                 collection,
                 True,
-                lambda col, s=start, e=end: col.upsert(
-                    ids=list(ids[s:e]),
-                    embeddings=[list(map(float, v)) for v in vectors[s:e]],
-                    documents=list(texts[s:e]),
-                    metadatas=cleaned[s:e],
+                lambda col, s=start, e=end: _replace(
+                    col, list(ids[s:e]), vectors[s:e], list(texts[s:e]), cleaned[s:e]
                 ),
             )
 
@@ -192,6 +213,7 @@ class ChromaVectorStore:
                 result["documents"][0],
                 result["metadatas"][0],
                 result["distances"][0],
+                strict=True,
             )
         ]
 
@@ -208,7 +230,7 @@ class ChromaVectorStore:
             return []
         found = {
             i: VectorHit(id=i, score=1.0, text=t or "", metadata=dict(m or {}))
-            for i, t, m in zip(result["ids"], result["documents"], result["metadatas"])
+            for i, t, m in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
         }
         return [found[i] for i in ids if i in found]
 
@@ -242,8 +264,12 @@ class ChromaVectorStore:
             pass
 
     def ping(self) -> None:
-        """Raise if the backend cannot be reached."""
-        self._get_client().heartbeat()
+        """Raise ConnectionError if the backend cannot be reached."""
+        try:
+            self._get_client().heartbeat()
+        except Exception as exc:
+            # chromadb reports a down server as ValueError; callers want one clear type.
+            raise ConnectionError(f"Chroma is unreachable: {exc}") from exc
 
     def _get_client(self) -> Any:
         with self._lock:

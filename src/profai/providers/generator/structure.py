@@ -8,7 +8,14 @@ from collections import Counter
 from dataclasses import dataclass
 
 from profai.ingest.pdf import PdfDocument
-from profai.providers.generator.sections import MAX_LESSON_WORDS, MIN_LESSON_WORDS, ModulePlan, Para, Section, size_sections
+from profai.providers.generator.sections import (
+    MAX_LESSON_WORDS,
+    MIN_LESSON_WORDS,
+    ModulePlan,
+    Para,
+    Section,
+    size_sections,
+)
 from profai.providers.generator.segment import topic_plans
 
 # Back matter and navigation pages are not lesson material.
@@ -150,11 +157,12 @@ _MINOR_WORDS = frozenset("a an and as at but by for in nor of on or the to with 
 
 
 def _plans_from_markers(paras: list[Para], markers: list[Marker], keep_front: bool) -> list[ModulePlan]:
-    """Modules at the shallowest level with 2+ entries, lessons from the levels below it."""
+    """Modules at the shallowest level with 2+ entries, lessons from the levels below it; a
+    document with a single heading in all is one module named after it."""
     counts = Counter(m.level for m in markers)
-    level = next((lv for lv in sorted(counts) if counts[lv] >= 2), None)
-    if level is None:
+    if not counts:
         return []
+    level = next((lv for lv in sorted(counts) if counts[lv] >= 2), min(counts))
     bounds = [m for m in markers if m.level <= level]
     tree = _MarkerTree(paras, markers)
     plans: list[ModulePlan] = []
