@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from helpers_proc import kill_group, poll_job, start_server
+from procs import kill_group, poll_job, start_server
 from profai.pipelines.pdf_to_course import course_collection
 from profai.stores.vectors import ChromaVectorStore
 from support import R_MANUALS

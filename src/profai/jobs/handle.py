@@ -54,3 +54,16 @@ class JobHandle:
         if not jobs_repo.heartbeat(session, self.id, self.owner, self.lease_seconds):
             self.lost.set()
             raise LeaseLost(self.id)
+
+
+class StepClock:
+    """Seconds per pipeline step, reported in the job's result."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.monotonic()
+
+    def lap(self, step: str) -> None:
+        now = time.monotonic()
+        self.laps[step] = round(now - self._last, 3)
+        self._last = now

@@ -11,7 +11,7 @@ from profai.db import courses_repo
 from profai.db.engine import session_scope
 from profai.errors import ProfAIError
 from profai.ingest.chunking import Chunk, chunk_document
-from profai.jobs.handle import JobHandle
+from profai.jobs.handle import JobHandle, StepClock
 from profai.jobs.registry import Pipeline, register
 from profai.pipelines import heavy
 from profai.providers.embedder import batched
@@ -29,6 +29,7 @@ def course_collection(job_id: str) -> str:
 
 
 def run(job: JobHandle, ctx: Container) -> dict[str, Any]:
+    clock = StepClock()
     files = job.payload["files"]
     title = job.payload["course_title"]
     job.progress(1, f"Extracting text from {len(files)} PDF file(s)")
@@ -42,12 +43,16 @@ def run(job: JobHandle, ctx: Container) -> dict[str, Any]:
         docs.append(doc)
         job.progress(1 + 14 * (n + 1) / len(files), f"Extracted {doc.filename} ({len(doc.pages)} pages)")
 
+    clock.lap("extract")
     chunks: list[Chunk] = [c for doc in docs for c in chunk_document(doc)]
+    clock.lap("chunk")
     job.progress(16, f"Chunked into {len(chunks)} passages")
     _embed_chunks(job, ctx, chunks)
+    clock.lap("embed")
 
     job.progress(82, "Generating modules, lessons, summaries and key terms")
     draft = ctx.compute.call(heavy.build_course, title, docs)
+    clock.lap("generate")
     job.progress(95, f"Saving the course ({len(draft.modules)} modules)")
     job.check()
     sources = [{"filename": d.filename, "sha256": d.sha256, "pages": len(d.pages)} for d in docs]
@@ -58,8 +63,10 @@ def run(job: JobHandle, ctx: Container) -> dict[str, Any]:
             collection=course_collection(job.id), source_files=sources,
         )
         course_id = course.id
+    clock.lap("save")
     return {"course_id": course_id, "course_title": title, "modules": len(draft.modules),
-            "lessons": sum(len(m.lessons) for m in draft.modules), "passages": len(chunks)}
+            "lessons": sum(len(m.lessons) for m in draft.modules), "passages": len(chunks),
+            "pages": sum(len(d.pages) for d in docs), "seconds": clock.laps}
 
 
 def _embed_chunks(job: JobHandle, ctx: Container, chunks: list[Chunk]) -> None:

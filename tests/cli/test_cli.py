@@ -1,0 +1,44 @@
+"""The terminal commands, run as real processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from factories import make_blank_pdf, make_pdf
+
+
+def _profai(*args: str, data_dir) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PROFAI_DATA_DIR": str(data_dir), "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "profai.cli", *args], env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_ingest_prints_the_outline_and_courses_lists_it(tmp_path):
+    pdf = make_pdf(tmp_path / "biology.pdf")
+    first, second = tmp_path / "one", tmp_path / "two"
+    out = _profai("ingest", str(pdf), "--title", "Intro Biology", data_dir=first)
+    assert out.returncode == 0, out.stderr + out.stdout
+    assert "Course 1: Intro Biology" in out.stdout
+    for title in ("1. Photosynthesis", "2. Cellular Respiration", "3. Genetics"):
+        assert title in out.stdout
+    assert "biology.pdf, p. 1" in out.stdout
+
+    listed = _profai("courses", data_dir=first)
+    assert "Intro Biology" in listed.stdout and "1 course(s)" in listed.stdout
+    # Another data directory is another, independent instance.
+    assert "0 course(s)" in _profai("courses", data_dir=second).stdout
+
+
+def test_ingest_reports_bad_input_with_its_code(tmp_path):
+    text_file = tmp_path / "notes.pdf"
+    text_file.write_text("not a pdf")
+    out = _profai("ingest", str(text_file), "--title", "X", data_dir=tmp_path / "d")
+    assert out.returncode == 2
+    assert "not_a_pdf" in out.stdout
+
+    blank = make_blank_pdf(tmp_path / "scan.pdf")
+    out = _profai("ingest", str(blank), "--title", "X", data_dir=tmp_path / "d")
+    assert out.returncode == 1
+    assert "Failed" in out.stdout and "scan.pdf" in out.stdout
