@@ -15,6 +15,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 from common import R_MANUALS, percentile, save  # noqa: E402
+
 from procs import kill_group, start_server  # noqa: E402
 
 CONCURRENT = 50

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,16 +40,29 @@ def client(ctx: Container) -> Iterator[TestClient]:
 
 
 @pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, dropped afterwards."""
-    name = f"profai_test_{uuid.uuid4().hex[:8]}"
+def pg_databases() -> Iterator:
+    """Makes fresh PostgreSQL databases on demand; all are dropped at the end of the session."""
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"profai_test_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        made.append(name)
+        return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+    yield make
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        for name in made:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_databases) -> str:
+    """One PostgreSQL database shared by the session's repository tests."""
+    return pg_databases()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -57,3 +71,22 @@ def db_url(request, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'db.sqlite3'}"
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(scope="session")
+def chroma_server_url(tmp_path_factory) -> Iterator[str]:
+    """A real `chroma run` server on a free loopback port for the whole session."""
+    import sys
+
+    from procs import free_port, kill_group, start_process, wait_http
+
+    data = tmp_path_factory.mktemp("chroma-server")
+    port = free_port()
+    chroma = str(Path(sys.executable).parent / "chroma")
+    log = data / "server.log"
+    proc = start_process([chroma, "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(data / "db")],
+                         {}, log)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/api/v2/heartbeat", proc, log)
+    yield url
+    kill_group(proc, signal.SIGTERM)

@@ -33,6 +33,17 @@ def serve(
 
 
 @app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", help="Job processes")] = 2,
+    loglevel: Annotated[str, typer.Option(help="Log level")] = "INFO",
+) -> None:
+    """Run a Celery worker (JOB_RUNNER=celery): takes job ids from Redis, runs their pipelines."""
+    from profai.jobs.celery_worker import main as worker_main
+
+    worker_main(concurrency, loglevel)
+
+
+@app.command()
 def ingest(
     files: Annotated[list[Path], typer.Argument(help="PDF files that make one course", exists=True, dir_okay=False)],
     title: Annotated[str, typer.Option("--title", "-t", help="Course title")],

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     redis_port: int = Field(6379, alias="REDIS_PORT")
     redis_db: int = Field(0, alias="REDIS_DB")
     worker_max_memory_mb: int = Field(2048, alias="WORKER_MAX_MEMORY_MB", ge=64)
+    celery_queue: str = Field("profai", alias="CELERY_QUEUE")
+    # Extra modules that register pipelines (tests use this to add fault-injecting job kinds).
+    plugins: str = Field("", alias="PROFAI_PLUGINS")
 
     # Uploads
     max_upload_mb: float = Field(50, alias="MAX_UPLOAD_MB", gt=0)

@@ -3,6 +3,7 @@ the repository root) so an installed ProfAI, e.g. in a container, can migrate it
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -23,6 +24,7 @@ def alembic_config() -> Config:
 def upgrade(engine: Engine) -> None:
     """Run pending migrations, one process at a time."""
     cfg = alembic_config()
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Exceptions that mean "past the soft time limit"; the Celery worker adds its own.
+TIME_LIMIT_ERRORS: tuple[type[BaseException], ...] = (PartTimeout,)
+
 
 def owner_id(tag: str) -> str:
     """host:pid:tag, so a reaper on the same host can tell a dead owner from a live one."""
@@ -66,8 +69,10 @@ def execute_job(ctx: Container, job_id: str, owner: str, stopping: threading.Eve
                 jobs_repo.release(session, job_id, owner, f"Retrying after: {exc}", count_attempt=True)
             return "requeued"
         return _fail(ctx, handle, owner, f"Failed after {handle.attempt} attempts: {exc}", "too_many_attempts", pipeline)
-    except PartTimeout as exc:
-        return _fail(ctx, handle, owner, str(exc), "time_limit_exceeded", pipeline)
+    except TIME_LIMIT_ERRORS as exc:
+        limit = f"{handle.soft_timeout:.0f} s"
+        message = str(exc) if isinstance(exc, PartTimeout) else f"Job exceeded its time limit of {limit}"
+        return _fail(ctx, handle, owner, message, "time_limit_exceeded", pipeline)
     except ProfAIError as exc:
         return _fail(ctx, handle, owner, exc.message, exc.code, pipeline)
     except Exception as exc:  # a bug or a broken dependency: fail readably, keep the worker alive

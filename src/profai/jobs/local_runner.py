@@ -95,8 +95,7 @@ class LocalRunner:
     def _reap(self) -> None:
         while not self.stopping.wait(self.ctx.settings.reaper_interval):
             try:
-                if reap_once(self.ctx).requeued:
-                    self.submit("")
+                reap_once(self.ctx)
             except Exception:
                 log.warning("reaper sweep failed", exc_info=True)
 

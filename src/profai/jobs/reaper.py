@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from profai.db import jobs_repo
 from profai.db.engine import session_scope
+from profai.jobs.registry import pipeline_for
 
 if TYPE_CHECKING:
     from profai.wiring import Container
@@ -46,10 +47,20 @@ def dead_local_owners(owners: list[str | None], alive_tags: set[str] | None = No
 
 
 def reap_once(ctx: Container, alive_tags: set[str] | None = None) -> jobs_repo.Reaped:
-    """One sweep; the caller resubmits the requeued ids to its runner."""
+    """One sweep: requeued jobs go back to the runner, failed ones are cleaned up."""
     with session_scope(ctx.sessions) as session:
         owners = [owner for _, owner in jobs_repo.running_owners(session)]
         reaped = jobs_repo.reap(session, owners_gone=dead_local_owners(owners, alive_tags))
     if reaped.requeued or reaped.failed:
         log.warning("reaper: requeued %s, failed %s", reaped.requeued, reaped.failed)
+    for job_id in reaped.requeued:
+        if ctx.runner is not None:
+            ctx.runner.submit(job_id)
+    for job_id in reaped.failed:
+        with session_scope(ctx.sessions) as session:
+            job = jobs_repo.get(session, job_id)
+        try:
+            pipeline_for(job.kind).cleanup(job_id, job.payload, ctx)
+        except Exception:
+            log.exception("job %s: clean-up after failure failed", job_id)
     return reaped

@@ -26,5 +26,19 @@ def register(kind: str, pipeline: Pipeline) -> None:
 
 def pipeline_for(kind: str) -> Pipeline:
     if not _PIPELINES:
-        import profai.pipelines  # noqa: F401  (registers every pipeline on import)
+        load_pipelines()
     return _PIPELINES[kind]
+
+
+def load_pipelines(plugins: str | None = None) -> None:
+    """Import the built-in pipelines and any PROFAI_PLUGINS modules (each registers itself)."""
+    import importlib
+
+    import profai.pipelines  # noqa: F401
+
+    if plugins is None:
+        from profai.settings import get_settings
+
+        plugins = get_settings().plugins
+    for name in filter(None, (p.strip() for p in plugins.split(","))):
+        importlib.import_module(name)

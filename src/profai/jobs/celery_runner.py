@@ -1,0 +1,95 @@
+"""The distributed runner, API side: queue job ids on Celery (Redis), report on the workers.
+
+The Celery settings here are the ones the crash tests justify (tests/jobs/test_celery_workers.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from celery import Celery
+
+from profai.db import jobs_repo
+from profai.db.engine import session_scope
+from profai.settings import Settings
+
+if TYPE_CHECKING:
+    from profai.wiring import Container
+
+log = logging.getLogger(__name__)
+
+TASK = "profai.execute_job"
+
+
+def make_celery(s: Settings) -> Celery:
+    app = Celery("profai", broker=s.broker_url)
+    app.conf.update(
+        # Ack after the task ran, and requeue when a child dies, so no message is lost to a crash;
+        # the job's lease (not the message) decides who runs it, so a redelivery cannot run it twice.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,  # a busy child does not sit on jobs another worker could run
+        task_time_limit=s.task_timeout,
+        task_soft_time_limit=s.task_soft_timeout,
+        # Longer than the hard limit, so Redis never re-delivers a task that is still running.
+        broker_transport_options={"visibility_timeout": s.task_timeout + 600},
+        worker_max_memory_per_child=s.worker_max_memory_mb * 1024,  # KiB
+        task_default_queue=s.celery_queue,
+        task_ignore_result=True,  # outcomes live in the job row
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,  # ride out a Redis restart
+        worker_send_task_events=True,  # for Flower
+        task_send_sent_event=True,
+        worker_hijack_root_logger=False,
+    )
+    return app
+
+
+class CeleryRunner:
+    name = "celery"
+
+    def __init__(self, ctx: Container, app: Celery | None = None):
+        self.ctx = ctx
+        self.app = app or make_celery(ctx.settings)
+
+    def start(self) -> None:
+        """Nothing runs in the API process; workers are `profai worker` processes."""
+
+    def stop(self, timeout: float = 0) -> None:
+        self.app.close()
+
+    def submit(self, job_id: str, countdown: float = 0) -> None:
+        """Queue the job id; if the broker is down the job stays pending and a reaper resends it."""
+        try:
+            self.app.send_task(TASK, args=[job_id], queue=self.ctx.settings.celery_queue,
+                               countdown=countdown or None, retry=True,
+                               retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5})
+        except Exception:
+            log.warning("could not queue job %s now; the reaper will resend it", job_id, exc_info=True)
+
+    def queue_depth(self) -> int:
+        with self.app.connection_for_write() as conn:
+            return int(conn.default_channel.client.llen(self.ctx.settings.celery_queue))
+
+    def ping(self) -> None:
+        with self.app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1)
+
+    def stats(self) -> dict[str, Any]:
+        replies = self.app.control.inspect(timeout=1.0)
+        pings = replies.ping() or {}
+        active = replies.active() or {}
+        with session_scope(self.ctx.sessions) as session:
+            running = jobs_repo.running_owners(session)
+        try:
+            depth: int | None = self.queue_depth()
+        except Exception:
+            depth = None
+        return {
+            "runner": self.name,
+            "workers": [{"name": name, "alive": True, "active_tasks": len(active.get(name, []))}
+                        for name in sorted(pings)],
+            "running_jobs": sorted(job_id for job_id, _ in running),
+            "queue_depth": depth,
+        }

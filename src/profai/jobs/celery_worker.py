@@ -1,0 +1,121 @@
+"""The distributed runner, worker side: the one task, process hooks, and a reaper loop in every
+worker. `profai worker` runs this; `celery -A profai.jobs.celery_worker` works too (Flower)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init, worker_ready, worker_shutting_down
+
+from profai.db import jobs_repo
+from profai.db.engine import session_scope
+from profai.db.models import utcnow
+from profai.jobs import execute
+from profai.jobs.celery_runner import TASK, CeleryRunner, make_celery
+from profai.jobs.reaper import reap_once
+from profai.jobs.registry import load_pipelines
+from profai.settings import get_settings
+from profai.wiring import Container, build_container
+
+log = logging.getLogger(__name__)
+
+app = make_celery(get_settings())
+execute.TIME_LIMIT_ERRORS += (SoftTimeLimitExceeded,)
+
+_ctx: Container | None = None  # this process's wiring, built after fork
+_stopping = threading.Event()  # set when the worker shuts down: running jobs hand themselves back
+
+
+def _container() -> Container:
+    global _ctx
+    if _ctx is None:
+        _ctx = build_container(get_settings(), runner="none", compute_processes=0)
+        _ctx.runner = CeleryRunner(_ctx, app)
+        load_pipelines(_ctx.settings.plugins)
+    return _ctx
+
+
+@app.task(name=TASK, acks_late=True)
+def execute_job_task(job_id: str) -> str:
+    """Thin: run the job by id. A redelivered or duplicate message finds the job claimed and returns."""
+    ctx = _container()
+    outcome = execute.execute_job(ctx, job_id, execute.owner_id("celery"), stopping=_stopping)
+    if outcome in ("released", "requeued"):
+        ctx.runner.submit(job_id)
+    log.info("job %s: %s", job_id, outcome)
+    return outcome
+
+
+@worker_process_init.connect
+def _child_started(**_) -> None:
+    """A fresh pool child: never reuse the parent's connections; SIGUSR2 means hand the job back
+    (billiard already uses SIGUSR1 for soft time limits)."""
+    global _ctx
+    if _ctx is not None:
+        _ctx.engine.dispose(close=False)  # the parent's pooled sockets stay the parent's
+        _ctx = None
+    signal.signal(signal.SIGUSR2, lambda *_: _stopping.set())
+
+
+@worker_shutting_down.connect
+def _shutting_down(**_) -> None:
+    """Warm shutdown would wait for running tasks; tell the children to hand their jobs back."""
+    _stopping.set()
+    for pid in _child_pids():
+        try:
+            os.kill(pid, signal.SIGUSR2)
+        except ProcessLookupError:
+            pass
+
+
+def _child_pids() -> list[int]:
+    pids: list[int] = []
+    for task in Path(f"/proc/{os.getpid()}/task").glob("*"):
+        try:
+            pids += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return pids
+
+
+@worker_ready.connect
+def _start_reaper(**_) -> None:
+    threading.Thread(target=_reap_forever, name="profai-reaper", daemon=True).start()
+
+
+def _reap_forever() -> None:
+    ctx = _container()
+    interval = ctx.settings.reaper_interval
+    while not _stopping.wait(interval):
+        try:
+            sweep(ctx)
+        except Exception:
+            log.warning("reaper sweep failed", exc_info=True)
+
+
+def sweep(ctx: Container) -> None:
+    """Requeue jobs of dead workers, fail poison jobs, and resend pending jobs whose message the
+    broker lost (a Redis restart without persistence loses its queue)."""
+    reap_once(ctx)
+    with session_scope(ctx.sessions) as session:
+        stale = jobs_repo.stale_pending(session, utcnow() - timedelta(seconds=ctx.settings.lease_seconds))
+        if stale and ctx.runner.queue_depth() < len(stale):
+            jobs_repo.touch(session, stale)
+        else:
+            stale = []
+    for job_id in stale:
+        ctx.runner.submit(job_id)
+
+
+def main(concurrency: int, loglevel: str = "INFO") -> None:
+    """Run a worker with a unique node name, so several can share one host."""
+    name = f"profai-{uuid.uuid4().hex[:6]}@%h"
+    app.worker_main(["worker", f"--concurrency={concurrency}", f"--loglevel={loglevel}", "-n", name,
+                     "-Q", get_settings().celery_queue, "--without-gossip", "--without-mingle"])

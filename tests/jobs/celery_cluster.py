@@ -1,0 +1,90 @@
+"""A real distributed stack for tests: PostgreSQL, Redis, a Chroma server, `profai worker`
+processes and `profai serve` API processes, all sharing one data folder for uploads."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from procs import PROFAI, kill_group, start_process, start_server
+
+TESTS_DIR = Path(__file__).resolve().parents[1]
+
+
+class Cluster:
+    def __init__(self, root: Path, pg_url: str, chroma_url: str, **overrides: str):
+        self.root = root
+        self.env = {
+            "DATABASE_URL": pg_url, "JOB_RUNNER": "celery", "CHROMA_URL": chroma_url,
+            "REDIS_URL": "redis://127.0.0.1:6379/0", "CELERY_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
+            "PROFAI_DATA_DIR": str(root / "data"), "PROFAI_PLUGINS": "fault_plugins",
+            "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
+            "JOB_LEASE_SECONDS": "10", "JOB_HEARTBEAT_SECONDS": "1", "REAPER_INTERVAL_SECONDS": "1",
+            **overrides,
+        }
+        self.procs: list[subprocess.Popen] = []
+
+    def worker(self, concurrency: int = 1, **env: str) -> subprocess.Popen:
+        n = len(self.procs)
+        proc = start_process([*PROFAI, "worker", "-c", str(concurrency)], {**self.env, **env},
+                             self.root / f"worker-{n}.log")
+        self.procs.append(proc)
+        self.wait_worker_ready(proc, self.root / f"worker-{n}.log")
+        return proc
+
+    def wait_worker_ready(self, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"worker exited: {log.read_text()[-3000:]}")
+            if log.exists() and "ready." in log.read_text(errors="replace"):
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"worker not ready: {log.read_text()[-3000:]}")
+
+    def server(self) -> str:
+        n = len(self.procs)
+        proc, url = start_server(self.env, self.root / f"server-{n}.log")
+        self.procs.append(proc)
+        return url
+
+    def close(self) -> None:
+        for proc in self.procs:
+            kill_group(proc, signal.SIGKILL)
+
+
+def upload(base: str, pdf: Path, title: str) -> str:
+    with pdf.open("rb") as f:
+        resp = httpx.post(f"{base}/api/upload-pdfs", data={"course_title": title},
+                          files={"files": (pdf.name, f, "application/pdf")}, timeout=30)
+    assert resp.status_code == 202, resp.text
+    return resp.json()["job_id"]
+
+
+def wait_status(base: str, job_id: str, predicate, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    body: dict = {}
+    while time.monotonic() < deadline:
+        body = httpx.get(f"{base}/api/jobs/{job_id}", timeout=5).json()
+        if predicate(body):
+            return body
+        time.sleep(0.1)
+    raise TimeoutError(f"job {job_id} never matched: {body}")
+
+
+def owner_pid(sessions, job_id: str) -> int | None:
+    """The pid holding the job's lease (owner is host:pid:tag)."""
+    from profai.db import jobs_repo
+    from profai.db.engine import session_scope
+
+    with session_scope(sessions) as session:
+        job = jobs_repo.get(session, job_id)
+    if job is None or not job.lease_owner:
+        return None
+    return int(job.lease_owner.split(":")[1])
