@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip -q --disable-pip-version-check
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps run test lint bench bench-ingest bench-upload clean
+.PHONY: setup system-deps run test lint bench bench-ingest bench-upload bench-scale worker flower clean
 
 setup: $(STAMP)
 
@@ -37,13 +37,27 @@ test: setup system-deps
 lint: setup
 	$(VENV)/bin/ruff check src tests bench
 
-bench: bench-ingest bench-upload
+bench: bench-ingest bench-upload bench-scale
 
 bench-ingest: setup system-deps
 	$(PY) bench/ingest_pdf.py
 
 bench-upload: setup system-deps
 	$(PY) bench/upload_latency.py
+
+# wrk drives the status-read load; PostgreSQL and Redis must be running (see README).
+bench-scale: setup system-deps
+	command -v wrk >/dev/null || apt-get install -y -qq wrk
+	$(PY) bench/scale.py
+
+# A Celery worker for the distributed stack (JOB_RUNNER=celery, DATABASE_URL, REDIS_URL set).
+worker: setup
+	$(VENV)/bin/profai worker
+
+# Flower, the Celery dashboard, on http://127.0.0.1:5555 against the same broker.
+flower: setup
+	$(PIP) install -c requirements.lock flower
+	$(VENV)/bin/celery -A profai.jobs.celery_worker flower --port=5555
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

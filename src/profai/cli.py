@@ -118,6 +118,24 @@ def courses() -> None:
         ctx.close()
 
 
+@app.command("import-json")
+def import_json(path: Annotated[Path, typer.Argument(help="A seed-era course_output.json", exists=True)]) -> None:
+    """Load courses from the old JSON files into the database (safe to run twice)."""
+    from profai.errors import ProfAIError
+    from profai.services.imports import import_json as run_import
+    from profai.wiring import build_container
+
+    ctx = build_container(get_settings(), runner="none", compute_processes=0)
+    try:
+        for course_id, created in run_import(ctx, path):
+            console.print(f"course {course_id}: {'imported' if created else 'already imported'}")
+    except ProfAIError as exc:
+        console.print(f"[red]{exc.code}:[/red] {exc.message}")
+        raise typer.Exit(2) from None
+    finally:
+        ctx.close()
+
+
 def main() -> None:
     app()
 

@@ -42,3 +42,27 @@ def test_ingest_reports_bad_input_with_its_code(tmp_path):
     out = _profai("ingest", str(blank), "--title", "X", data_dir=tmp_path / "d")
     assert out.returncode == 1
     assert "Failed" in out.stdout and "scan.pdf" in out.stdout
+
+
+def test_import_json_is_idempotent(tmp_path):
+    import json
+
+    legacy = {"course_title": "Legacy Course", "modules": [
+        {"week": 1, "title": "Basics", "sub_topics": [{"title": "What is R", "content": "R is a language."}]},
+        {"week": 2, "title": "Data", "sub_topics": [{"title": "Vectors", "content": "Vectors hold values."},
+                                                     {"title": "Lists", "content": "Lists hold anything."}]},
+    ]}
+    path = tmp_path / "course_output.json"
+    path.write_text(json.dumps([legacy]))
+    data = tmp_path / "d"
+    first = _profai("import-json", str(path), data_dir=data)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "course 1: imported" in first.stdout
+    again = _profai("import-json", str(path), data_dir=data)
+    assert "course 1: already imported" in again.stdout
+    listed = _profai("courses", data_dir=data)
+    assert "Legacy Course" in listed.stdout and "2 modules, 3 lessons" in listed.stdout
+
+    path.write_text("{not json")
+    bad = _profai("import-json", str(path), data_dir=data)
+    assert bad.returncode == 2 and "invalid_course_json" in bad.stdout

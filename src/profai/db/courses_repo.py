@@ -13,7 +13,7 @@ from profai.providers.generator import CourseDraft
 
 def replace_for_job(
     session: Session, *, job_id: str | None, draft: CourseDraft, generator: str,
-    collection: str | None, source_files: list[dict[str, Any]],
+    collection: str | None, source_files: list[dict[str, Any]], import_key: str | None = None,
 ) -> Course:
     """Save the course a job built; a rerun of the same job replaces it instead of duplicating."""
     existing = None
@@ -24,7 +24,7 @@ def replace_for_job(
         session.delete(existing)
         session.flush()
     course = Course(job_id=job_id, title=draft.title, generator=generator, collection=collection,
-                    source_files=source_files)
+                    source_files=source_files, import_key=import_key)
     session.add(course)
     session.flush()
     for m_pos, module_draft in enumerate(draft.modules):
@@ -50,6 +50,10 @@ def get(session: Session, course_id: int) -> Course | None:
 
 def by_job(session: Session, job_id: str) -> Course | None:
     return session.scalar(select(Course).where(Course.job_id == job_id))
+
+
+def by_import_key(session: Session, key: str) -> Course | None:
+    return session.scalar(select(Course).where(Course.import_key == key))
 
 
 def list_courses(session: Session, *, limit: int = 100, offset: int = 0) -> list[tuple[Course, int, int]]:

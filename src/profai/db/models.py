@@ -66,6 +66,8 @@ class Course(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job_id: Mapped[str | None] = mapped_column(String(36), unique=True, default=None)
+    # sha256 of an imported legacy JSON course, so importing the same file twice adds nothing.
+    import_key: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     title: Mapped[str] = mapped_column(String(300))
     generator: Mapped[str] = mapped_column(String(64), default="extractive")
     collection: Mapped[str | None] = mapped_column(String(128), default=None)
