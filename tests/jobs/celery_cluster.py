@@ -20,6 +20,7 @@ TESTS_DIR = Path(__file__).resolve().parents[1]
 class Cluster:
     def __init__(self, root: Path, pg_url: str, chroma_url: str, **overrides: str):
         self.root = root
+        root.mkdir(parents=True, exist_ok=True)
         self.env = {
             "DATABASE_URL": pg_url, "JOB_RUNNER": "celery", "CHROMA_URL": chroma_url,
             "REDIS_URL": "redis://127.0.0.1:6379/0", "CELERY_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
