@@ -113,3 +113,44 @@ def _wrap(text: str, width: int) -> list[str]:
     if line:
         lines.append(line)
     return lines
+
+
+# A course catalogue: topics with their own vocabulary, so a query about one finds rows of it.
+TOPICS = {
+    "astronomy": ("telescope", "galaxy", "nebula", "planet", "orbit", "comet", "star cluster", "eclipse"),
+    "cooking": ("sourdough", "braise", "saucepan", "oven", "spice", "recipe", "knife skills", "pastry"),
+    "gardening": ("compost", "seedling", "pruning", "soil", "greenhouse", "perennial", "irrigation", "mulch"),
+    "finance": ("budget", "interest rate", "mortgage", "portfolio", "inflation", "dividend", "savings", "tax"),
+    "music": ("chord", "melody", "rhythm", "guitar", "orchestra", "harmony", "tempo", "piano"),
+}
+_VERBS = ("explores", "introduces", "explains", "covers", "walks through", "demonstrates", "reviews")
+_LEVELS = ("beginner", "intermediate", "advanced")
+
+
+def catalogue_row(n: int, rng) -> dict[str, str]:
+    """One realistic row: a title and a 30-60 word description about one topic."""
+    topic = list(TOPICS)[n % len(TOPICS)]
+    terms = TOPICS[topic]
+    words = []
+    while len(words) < rng.randint(30, 60):
+        a, b = rng.sample(terms, 2)
+        words += (f"This {rng.choice(_LEVELS)} lesson {rng.choice(_VERBS)} the {a} and how it relates to the {b}, "
+                  f"with worked examples and a short exercise about {rng.choice(terms)}.").split()
+    return {"id": f"row-{n}", "title": f"{terms[n % len(terms)].title()} {topic} lesson {n}",
+            "description": " ".join(words[:60]), "topic": topic, "level": rng.choice(_LEVELS)}
+
+
+def make_csv(path: Path, rows: int, *, seed: int = 7, encoding: str = "utf-8", extra: list[list[str]] = ()) -> Path:
+    """A catalogue CSV (id,title,description,topic,level) of `rows` rows, plus `extra` raw rows."""
+    import csv
+    import random
+
+    rng = random.Random(seed)
+    with path.open("w", newline="", encoding=encoding) as f:
+        out = csv.writer(f)
+        out.writerow(["id", "title", "description", "topic", "level"])
+        for n in range(rows):
+            out.writerow(catalogue_row(n, rng).values())
+        for row in extra:
+            out.writerow(row)
+    return path

@@ -136,6 +136,75 @@ def import_json(path: Annotated[Path, typer.Argument(help="A seed-era course_out
         ctx.close()
 
 
+dataset_app = typer.Typer(help="CSV datasets: rows into a searchable vector index.", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
+
+
+@dataset_app.command("add")
+def dataset_add(
+    file: Annotated[Path, typer.Argument(help="CSV file", exists=True, dir_okay=False)],
+    namespace: Annotated[str, typer.Option("--namespace", "-n", help="Where the rows go")],
+    id_column: Annotated[str, typer.Option("--id-column", help="Column with each row's unique id")],
+    text_column: Annotated[list[str] | None, typer.Option("--text-column", help="Column(s) to embed")] = None,
+    template: Annotated[str | None, typer.Option("--template", help='e.g. "{title}: {description}"')] = None,
+    metadata_column: Annotated[list[str] | None, typer.Option("--metadata-column", help="Column(s) to keep")] = None,
+) -> None:
+    """Index a CSV file here and now, with a progress bar; lists the rows it could not take."""
+    from profai.errors import ProfAIError
+    from profai.services import datasets as dataset_service
+    from profai.services import jobs as job_service
+    from profai.services.uploads import IncomingFile
+    from profai.wiring import build_container
+
+    ctx = build_container(get_settings(), runner="local")
+    ctx.runner.start()
+    try:
+        with file.open("rb") as handle:
+            job = dataset_service.start_dataset(
+                ctx, IncomingFile(file.name, handle), namespace=namespace, id_column=id_column,
+                text_columns=dataset_service.column_list(text_column), text_template=template,
+                metadata_columns=dataset_service.column_list(metadata_column))
+        _follow(ctx, job.id, job_service.get_job)
+        report = dataset_service.task_report(ctx, job.id, errors_limit=20)
+        colour = {"completed": "green", "partially_completed": "yellow"}.get(report.job.status, "red")
+        console.print(f"[{colour}]{report.job.status}[/{colour}]: {report.tally.embedded_rows:,} of "
+                      f"{report.dataset.total_rows or 0:,} rows indexed in namespace {namespace!r}; "
+                      f"{report.failed_rows:,} failed  [dim](task {job.id})[/dim]")
+        for e in report.errors:
+            console.print(f"  line {e['line']}: {e['code']}: {e['reason']}")
+        if report.errors_total > len(report.errors):
+            console.print(f"  [dim]... {report.errors_total - len(report.errors)} more[/dim]")
+        if report.job.status == "failed":
+            raise typer.Exit(1)
+    except ProfAIError as exc:
+        console.print(f"[red]{exc.code}:[/red] {exc.message}")
+        raise typer.Exit(2) from None
+    finally:
+        ctx.close()
+
+
+@dataset_app.command("search")
+def dataset_search(
+    namespace: Annotated[str, typer.Argument(help="Namespace to search")],
+    text: Annotated[str, typer.Argument(help="What to look for")],
+    top_k: Annotated[int, typer.Option("--top-k", "-k")] = 5,
+) -> None:
+    """Rows nearest in meaning to TEXT."""
+    from profai.errors import ProfAIError
+    from profai.services import datasets as dataset_service
+    from profai.wiring import build_container
+
+    ctx = build_container(get_settings(), runner="none", compute_processes=0)
+    try:
+        for hit in dataset_service.query(ctx, namespace, text, top_k):
+            console.print(f"{hit['score']:.3f}  [bold]{hit['id']}[/bold]  {hit['text'][:100]}")
+    except ProfAIError as exc:
+        console.print(f"[red]{exc.code}:[/red] {exc.message}")
+        raise typer.Exit(2) from None
+    finally:
+        ctx.close()
+
+
 def main() -> None:
     app()
 

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     # Uploads
     max_upload_mb: float = Field(50, alias="MAX_UPLOAD_MB", gt=0)
     max_files: int = Field(10, alias="MAX_FILES", ge=1)
+    # CSV datasets are far larger than PDFs: 1M rows of text is ~400 MB.
+    max_dataset_mb: float = Field(2048, alias="MAX_DATASET_MB", gt=0)
 
     # Vectors
     chroma_url: str | None = Field(None, alias="CHROMA_URL")
@@ -70,12 +72,26 @@ class Settings(BaseSettings):
     embedding_base_url: str = Field("https://api.openai.com/v1", alias="EMBEDDING_BASE_URL")
     openai_api_key: str | None = Field(None, alias="OPENAI_API_KEY")
     openai_rate_limit: float = Field(5.0, alias="OPENAI_RATE_LIMIT", gt=0)
+    embedding_dimension: int | None = Field(None, alias="EMBEDDING_DIMENSION", ge=1)  # None: the model's own
+    http_timeout_seconds: float = Field(60.0, alias="HTTP_TIMEOUT_SECONDS", gt=0)  # per hosted-API attempt
     groq_api_key: str | None = Field(None, alias="GROQ_API_KEY")
     sarvam_api_key: str | None = Field(None, alias="SARVAM_API_KEY")
     generator: Literal["extractive", "openai"] = Field("extractive", alias="GENERATOR")
     llm_base_url: str | None = Field(None, alias="LLM_BASE_URL")
     llm_model: str | None = Field(None, alias="LLM_MODEL")
     llm_api_key: str | None = Field(None, alias="LLM_API_KEY")
+    llm_timeout_seconds: float = Field(120.0, alias="LLM_TIMEOUT_SECONDS", gt=0)  # per attempt
+
+    # Speech (lesson and answer audio): eSpeak NG offline by default, or an OpenAI-compatible API.
+    # SPEECH_VOICE overrides the voice chosen from the language; SPEECH_API_KEY falls back to OPENAI_API_KEY.
+    speech: Literal["espeak", "openai"] = Field("espeak", alias="SPEECH")
+    speech_language: str = Field("en", alias="SPEECH_LANGUAGE")
+    speech_voice: str | None = Field(None, alias="SPEECH_VOICE")
+    speech_rate_wpm: int = Field(165, alias="SPEECH_RATE", ge=80, le=450)  # eSpeak's accepted range
+    tts_max_chars: int = Field(5000, alias="TTS_MAX_CHARS", ge=1)
+    speech_base_url: str | None = Field(None, alias="SPEECH_BASE_URL")  # default: OpenAI's API
+    speech_model: str = Field("tts-1", alias="SPEECH_MODEL")
+    speech_api_key: str | None = Field(None, alias="SPEECH_API_KEY")
 
     # CSV datasets (the VectorDB seed's names)
     chunk_size: int = Field(1000, alias="CHUNK_SIZE", ge=1)
@@ -93,6 +109,10 @@ class Settings(BaseSettings):
             raise ValueError("JOB_RUNNER=celery needs a shared database: set DATABASE_URL (PostgreSQL)")
         if self.environment == "production" and self.embedder == "openai" and not self.openai_api_key:
             raise ValueError("EMBEDDER=openai needs OPENAI_API_KEY")
+        if self.environment == "production" and self.speech == "openai" and not (
+            self.speech_api_key or self.openai_api_key
+        ):
+            raise ValueError("SPEECH=openai needs SPEECH_API_KEY (or OPENAI_API_KEY)")
         return self
 
     @property
@@ -113,6 +133,10 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def max_dataset_bytes(self) -> int:
+        return int(self.max_dataset_mb * 1024 * 1024)
 
     @property
     def worker_processes(self) -> int:

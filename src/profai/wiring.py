@@ -3,6 +3,7 @@ this module knows which backends it runs on."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,16 @@ def _local_embedder(s: Settings):
     return OnnxMiniLM(threads=s.embedding_threads)
 
 
-EMBEDDERS: dict[str, Callable[[Settings], Any]] = {"local": _local_embedder}
+def _openai_embedder(s: Settings):
+    from profai.providers.openai_embedder import OpenAIEmbedder
+    from profai.providers.ratelimit import build_rate_limiter
+
+    return OpenAIEmbedder(s.embedding_base_url, s.embedding_model, s.openai_api_key,
+                          limiter=build_rate_limiter(s, "openai"), dimension=s.embedding_dimension,
+                          timeout=s.http_timeout_seconds)
+
+
+EMBEDDERS: dict[str, Callable[[Settings], Any]] = {"local": _local_embedder, "openai": _openai_embedder}
 
 
 def _extractive(s: Settings):
@@ -35,6 +45,26 @@ def _extractive(s: Settings):
 GENERATORS: dict[str, Callable[[Settings], Any]] = {"extractive": _extractive}
 
 
+def _espeak(s: Settings):
+    from profai.providers.speech import EspeakSpeech
+
+    return EspeakSpeech(rate_wpm=s.speech_rate_wpm, default_voice=s.speech_voice)
+
+
+def _openai_speech(s: Settings):
+    from profai.providers.ratelimit import build_rate_limiter
+    from profai.providers.speech import HostedSpeech
+
+    return HostedSpeech(
+        s.speech_base_url or "https://api.openai.com/v1", s.speech_model, s.speech_api_key or s.openai_api_key,
+        rate_wpm=s.speech_rate_wpm, default_voice=s.speech_voice, limiter=build_rate_limiter(s, "speech"),
+        timeout=s.http_timeout_seconds,
+    )
+
+
+SPEECH: dict[str, Callable[[Settings], Any]] = {"espeak": _espeak, "openai": _openai_speech}
+
+
 def build_embedder(s: Settings):
     """The Embedder named by EMBEDDER."""
     return _pick(EMBEDDERS, s.embedder, "EMBEDDER")(s)
@@ -43,6 +73,11 @@ def build_embedder(s: Settings):
 def build_generator(s: Settings):
     """The CourseGenerator named by GENERATOR."""
     return _pick(GENERATORS, s.generator, "GENERATOR")(s)
+
+
+def build_speech(s: Settings):
+    """The Speech backend named by SPEECH."""
+    return _pick(SPEECH, s.speech, "SPEECH")(s)
 
 
 def _pick(registry: dict[str, Callable], name: str, setting: str) -> Callable:
@@ -69,6 +104,16 @@ class Container:
     blobs: LocalBlobStore
     compute: ComputePool
     runner: Any = field(default=None)
+    _embedder: Any = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def embedder(self):
+        """This process's Embedder, built on first use (query embedding, hosted backends)."""
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = build_embedder(self.settings)
+            return self._embedder
 
     def close(self) -> None:
         if self.runner is not None:

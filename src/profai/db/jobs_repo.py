@@ -19,12 +19,15 @@ RUNNING = (PROCESSING, PROCESSING_CHUNKS)
 FINISHED = (COMPLETED, PARTIALLY_COMPLETED, FAILED, CANCELLED)
 
 
-def create(session: Session, kind: str, payload: dict[str, Any], *, max_attempts: int = 3) -> Job:
+def create(
+    session: Session, kind: str, payload: dict[str, Any], *, max_attempts: int = 3,
+    job_id: str | None = None, parent_id: str | None = None,
+) -> Job:
     """Insert a pending job; the caller commits, then submits its id to the runner."""
     now = utcnow()
     job = Job(
-        id=str(uuid.uuid4()), kind=kind, status=PENDING, progress=0, message="Waiting for a worker",
-        payload=payload, max_attempts=max_attempts, created_at=now, updated_at=now,
+        id=job_id or str(uuid.uuid4()), kind=kind, status=PENDING, progress=0, message="Waiting for a worker",
+        payload=payload, max_attempts=max_attempts, created_at=now, updated_at=now, parent_id=parent_id,
     )
     session.add(job)
     session.flush()
@@ -152,7 +155,13 @@ def reap(session: Session, *, owners_gone: tuple[str, ...] = (), now: datetime |
 
 
 def cancel(session: Session, job_id: str) -> bool:
+    """Cancel an unfinished job and its unfinished parts."""
     now = utcnow()
+    session.execute(
+        update(Job).where(Job.parent_id == job_id, Job.status.in_((PENDING, *RUNNING)))
+        .values(status=CANCELLED, message="Cancelled", completed_at=now, updated_at=now,
+                lease_owner=None, lease_expires_at=None)
+    )
     res = session.execute(
         update(Job).where(Job.id == job_id, Job.status.in_((PENDING, *RUNNING)))
         .values(status=CANCELLED, message="Cancelled", completed_at=now, updated_at=now,
@@ -178,3 +187,97 @@ def stale_pending(session: Session, older_than: datetime) -> list[str]:
 def touch(session: Session, job_ids: list[str]) -> None:
     if job_ids:
         session.execute(update(Job).where(Job.id.in_(job_ids)).values(updated_at=utcnow()))
+
+
+# --- Jobs split into parts -------------------------------------------------------------------
+# The parent creates its parts and defers to processing_chunks with no lease (so no reaper
+# touches it); the part that finishes last settles the parent by compare-and-set.
+
+
+def defer(session: Session, job_id: str, owner: str, message: str) -> bool:
+    """processing -> processing_chunks, releasing the lease: the parts carry the work now."""
+    res = session.execute(
+        update(Job).where(*_owned(job_id, owner)).values(
+            status=PROCESSING_CHUNKS, lease_owner=None, lease_expires_at=None, message=message,
+            updated_at=utcnow(),
+        )
+    )
+    return res.rowcount == 1
+
+
+def parts(session: Session, parent_id: str) -> list[Job]:
+    return list(session.scalars(select(Job).where(Job.parent_id == parent_id).order_by(Job.created_at, Job.id)))
+
+
+def settle(
+    session: Session, parent_id: str, status: str, *, result: dict[str, Any], message: str,
+    error: str | None = None, error_code: str | None = None,
+) -> bool:
+    """processing_chunks -> a final state, once: concurrent settlers race on this update."""
+    now = utcnow()
+    values: dict[str, Any] = {"status": status, "result": result, "message": message, "error": error,
+                              "error_code": error_code, "completed_at": now, "updated_at": now}
+    if status in (COMPLETED, PARTIALLY_COMPLETED):
+        values["progress"] = 100
+    res = session.execute(
+        update(Job).where(Job.id == parent_id, Job.status == PROCESSING_CHUNKS, Job.lease_owner.is_(None))
+        .values(**values)
+    )
+    return res.rowcount == 1
+
+
+def advance(session: Session, job_id: str, progress: int, message: str) -> None:
+    """Progress of a deferred parent, never lower than before."""
+    session.execute(
+        update(Job).where(Job.id == job_id, Job.status == PROCESSING_CHUNKS).values(
+            progress=case((Job.progress < progress, progress), else_=Job.progress), message=message,
+            updated_at=utcnow(),
+        )
+    )
+
+
+def retry_failed_parts(session: Session, parent_id: str) -> list[str]:
+    """Failed parts back to pending with fresh attempts, the parent back to processing_chunks."""
+    now = utcnow()
+    failed = list(session.scalars(select(Job.id).where(Job.parent_id == parent_id, Job.status == FAILED)))
+    if not failed:
+        return []
+    session.execute(
+        update(Job).where(Job.id.in_(failed)).values(
+            status=PENDING, attempts=0, error=None, error_code=None, result=None, completed_at=None,
+            message="Waiting for a worker (retry)", updated_at=now,
+        )
+    )
+    session.execute(
+        update(Job).where(Job.id == parent_id, Job.status.in_((PARTIALLY_COMPLETED, FAILED))).values(
+            status=PROCESSING_CHUNKS, error=None, error_code=None, completed_at=None, updated_at=now,
+            message=f"Retrying {len(failed)} failed part(s)",
+        )
+    )
+    return failed
+
+
+def requeue_failed(session: Session, job_id: str) -> bool:
+    """A failed job back to pending with fresh attempts (a user asked to retry it)."""
+    res = session.execute(
+        update(Job).where(Job.id == job_id, Job.status == FAILED).values(
+            status=PENDING, attempts=0, error=None, error_code=None, result=None, completed_at=None,
+            message="Waiting for a worker (retry)", updated_at=utcnow(),
+        )
+    )
+    return res.rowcount == 1
+
+
+def unsettled_parents(session: Session) -> list[str]:
+    """Deferred parents whose parts have all finished: their settle step was lost (a crash)."""
+    parents = list(session.scalars(
+        select(Job.id).where(Job.status == PROCESSING_CHUNKS, Job.lease_owner.is_(None))
+    ))
+    out = []
+    for parent_id in parents:
+        unfinished = session.scalar(
+            select(func.count()).where(Job.parent_id == parent_id, Job.status.not_in(FINISHED))
+        )
+        if not unfinished:
+            out.append(parent_id)
+    return out

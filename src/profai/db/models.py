@@ -41,6 +41,8 @@ class Job(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
+    # A part of a larger job (a CSV row range); the parent settles when its last part finishes.
+    parent_id: Mapped[str | None] = mapped_column(String(36), index=True, default=None)
     status: Mapped[str] = mapped_column(String(32), index=True)
     progress: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str] = mapped_column(Text, default="")
@@ -109,3 +111,86 @@ class Lesson(Base):
     page_end: Mapped[int] = mapped_column(Integer)
 
     module: Mapped[Module] = relationship(back_populates="lessons")
+
+
+class Dataset(Base):
+    """An uploaded CSV file indexed into a namespace; its task is the job with the same id."""
+
+    __tablename__ = "datasets"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    namespace: Mapped[str] = mapped_column(String(64), index=True)
+    filename: Mapped[str] = mapped_column(String(300))
+    blob_key: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    total_rows: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DatasetRowError(Base):
+    """A CSV row that could not be indexed, by line number; `part` is null for rows rejected while
+    reading the file and the part index for rows a part could not embed."""
+
+    __tablename__ = "dataset_row_errors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    part: Mapped[int | None] = mapped_column(Integer, default=None)
+    line: Mapped[int] = mapped_column(Integer)
+    row_id: Mapped[str | None] = mapped_column(String(300), default=None)
+    code: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_dataset_row_errors_dataset_line", "dataset_id", "line"),)
+
+
+class ChatSession(Base):
+    """A conversation with one course; follow-up questions read its earlier turns."""
+
+    __tablename__ = "chat_sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChatMessage(Base):
+    __tablename__ = "chat_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("chat_sessions.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))  # "user" or "assistant"
+    content: Mapped[str] = mapped_column(Text)
+    sources: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Quiz(Base):
+    """Generated questions; `questions` holds the answers, which students only see after submitting."""
+
+    __tablename__ = "quizzes"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    module_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    difficulty: Mapped[str] = mapped_column(String(16))
+    seed: Mapped[int] = mapped_column(Integer)
+    max_attempts: Mapped[int | None] = mapped_column(Integer, default=None)
+    generator: Mapped[str] = mapped_column(String(64), default="extractive")
+    questions: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class QuizAttempt(Base):
+    __tablename__ = "quiz_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    quiz_id: Mapped[str] = mapped_column(ForeignKey("quizzes.id", ondelete="CASCADE"), index=True)
+    student: Mapped[str | None] = mapped_column(String(100), default=None)
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    score: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    feedback: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

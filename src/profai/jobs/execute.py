@@ -16,7 +16,7 @@ from profai.db import jobs_repo
 from profai.db.engine import session_scope
 from profai.errors import LeaseLost, PartTimeout, ProfAIError, Retryable
 from profai.jobs.handle import Interrupted, JobHandle
-from profai.jobs.registry import pipeline_for
+from profai.jobs.registry import DEFERRED, pipeline_for
 
 if TYPE_CHECKING:
     from profai.wiring import Container
@@ -41,6 +41,7 @@ def execute_job(ctx: Container, job_id: str, owner: str, stopping: threading.Eve
         job = jobs_repo.get(session, job_id)
         assert job is not None
         kind, payload, attempt, job_max_attempts = job.kind, dict(job.payload), job.attempts, job.max_attempts
+        parent_id = job.parent_id
 
     def report(progress: int, message: str, status: str | None) -> bool:
         with session_scope(ctx.sessions) as session:
@@ -54,6 +55,17 @@ def execute_job(ctx: Container, job_id: str, owner: str, stopping: threading.Eve
     pipeline = pipeline_for(kind)
     beat = _Heartbeat(ctx, handle, owner)
     beat.start()
+    try:
+        outcome = _run(ctx, pipeline, handle, owner, job_max_attempts)
+    finally:
+        beat.stop()
+    if parent_id and outcome in ("completed", "failed"):
+        settle_parent(ctx, parent_id)
+    return outcome
+
+
+def _run(ctx: Container, pipeline, handle: JobHandle, owner: str, job_max_attempts: int) -> str:
+    job_id = handle.id
     try:
         result = pipeline.run(handle, ctx)
     except LeaseLost:
@@ -78,11 +90,21 @@ def execute_job(ctx: Container, job_id: str, owner: str, stopping: threading.Eve
     except Exception as exc:  # a bug or a broken dependency: fail readably, keep the worker alive
         log.exception("job %s crashed", job_id)
         return _fail(ctx, handle, owner, f"Internal error: {type(exc).__name__}: {exc}", "internal_error", pipeline)
-    finally:
-        beat.stop()
+    if result is DEFERRED:
+        return "deferred"
     with session_scope(ctx.sessions) as session:
         done = jobs_repo.finish(session, job_id, owner, jobs_repo.COMPLETED, result=result, message="Completed")
     return "completed" if done else "lost"
+
+
+def settle_parent(ctx: Container, parent_id: str) -> None:
+    """Let a split job's pipeline decide its state now that one of its parts finished."""
+    with session_scope(ctx.sessions) as session:
+        parent = jobs_repo.get(session, parent_id)
+        kind = parent.kind if parent is not None else None
+    settle = pipeline_for(kind).settle if kind else None
+    if settle is not None:
+        settle(parent_id, ctx)
 
 
 def _fail(ctx: Container, handle: JobHandle, owner: str, error: str, code: str, pipeline) -> str:

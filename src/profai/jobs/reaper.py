@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from profai.db import jobs_repo
 from profai.db.engine import session_scope
+from profai.jobs.execute import settle_parent
 from profai.jobs.registry import pipeline_for
 
 if TYPE_CHECKING:
@@ -63,4 +64,11 @@ def reap_once(ctx: Container, alive_tags: set[str] | None = None) -> jobs_repo.R
             pipeline_for(job.kind).cleanup(job_id, job.payload, ctx)
         except Exception:
             log.exception("job %s: clean-up after failure failed", job_id)
+        if job.parent_id:
+            settle_parent(ctx, job.parent_id)
+    # A part that finished just before its worker died may have left its parent unsettled.
+    with session_scope(ctx.sessions) as session:
+        unsettled = jobs_repo.unsettled_parents(session)
+    for parent_id in unsettled:
+        settle_parent(ctx, parent_id)
     return reaped

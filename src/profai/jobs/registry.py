@@ -11,10 +11,17 @@ if TYPE_CHECKING:
     from profai.wiring import Container
 
 
+# Returned by a pipeline that handed its work to parts (and deferred its job in the same
+# transaction); the job stays in processing_chunks until its parts settle it.
+DEFERRED: dict[str, Any] = {"deferred": True}
+
+
 @dataclass(frozen=True)
 class Pipeline:
     run: Callable[[JobHandle, Container], dict[str, Any]]
     cleanup: Callable[[str, dict[str, Any], Container], None]
+    # For jobs split into parts: called after each part finishes, decides the parent's state.
+    settle: Callable[[str, Container], None] | None = None
 
 
 _PIPELINES: dict[str, Pipeline] = {}

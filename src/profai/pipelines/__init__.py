@@ -1,3 +1,6 @@
 """Pipelines: ordered steps that report progress. Importing this package registers them."""
 
-from profai.pipelines import pdf_to_course  # noqa: F401
+from profai.pipelines import (
+    csv_to_vectors,  # noqa: F401
+    pdf_to_course,  # noqa: F401
+)

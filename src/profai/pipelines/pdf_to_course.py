@@ -14,6 +14,7 @@ from profai.ingest.chunking import Chunk, chunk_document
 from profai.jobs.handle import JobHandle, StepClock
 from profai.jobs.registry import Pipeline, register
 from profai.pipelines import heavy
+from profai.pipelines.embedding import embed_batches
 from profai.providers.embedder import batched
 from profai.stores.vectors import collection_name
 
@@ -74,7 +75,7 @@ def _embed_chunks(job: JobHandle, ctx: Container, chunks: list[Chunk]) -> None:
     collection = course_collection(job.id)
     batches = list(batched(chunks, EMBED_BATCH))
     done = 0
-    vectors_iter = ctx.compute.imap(heavy.embed, [([c.text for c in b],) for b in batches])
+    vectors_iter = embed_batches(ctx, [[c.text for c in b] for b in batches])
     for batch, vectors in zip(batches, vectors_iter, strict=True):
         ctx.vectors.upsert(
             collection, [c.id for c in batch], vectors, [c.text for c in batch],

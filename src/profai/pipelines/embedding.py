@@ -1,0 +1,34 @@
+"""Embedding many texts from a pipeline, one way for every backend: the local model runs in the
+compute processes (CPU-bound), a hosted API is called from the job's own thread (I/O-bound,
+rate limited across processes by the embedder itself)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from profai.errors import ProfAIError, Retryable
+from profai.pipelines import heavy
+
+if TYPE_CHECKING:
+    from profai.wiring import Container
+
+
+def embed_batches(ctx: Container, batches: list[list[str]]) -> Iterator[list[list[float] | None]]:
+    """Vectors for each batch of texts, in order, as each batch is ready. A text the hosted
+    service refuses (not a transient error: too long, say) gets None instead of failing its batch."""
+    if ctx.settings.embedder == "local":
+        return ctx.compute.imap(heavy.embed, [(b,) for b in batches])
+    return (_hosted(ctx, b) for b in batches)
+
+
+def _hosted(ctx: Container, texts: list[str]) -> list[list[float] | None]:
+    try:
+        return ctx.embedder.embed(texts)
+    except Retryable:
+        raise
+    except ProfAIError:
+        if len(texts) == 1:
+            return [None]
+    # One bad text refused the whole batch: find it by embedding the texts one by one.
+    return [v for t in texts for v in _hosted(ctx, [t])]

@@ -1,0 +1,220 @@
+"""Calls to hosted APIs, written once: rate-limit permits, deadlines, retries with backoff.
+
+Deadlines are absolute `time.monotonic()` values (a job's `started + soft_timeout`); no attempt
+and no sleep may run past one.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+
+from profai.errors import ProfAIError, Retryable
+
+if TYPE_CHECKING:
+    from profai.providers.ratelimit import RateLimiter
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 20.0
+# Statuses worth another try; any other 4xx means the request itself is wrong.
+RETRY_STATUSES = frozenset({408, 409, 429})
+_READABLE = {401: "invalid API key", 403: "access denied", 404: "not found (check the base URL and model name)",
+             413: "request too large", 422: "request rejected as invalid"}
+
+
+class ProviderUnavailable(Retryable, ProfAIError):
+    """Transient failures outlasted the attempts or the deadline; the job may be retried later."""
+
+    status_code = 503
+    code = "provider_unavailable"
+
+
+class ProviderError(ProfAIError):
+    """The API refused the request (bad key, bad model, bad input): retrying will not help."""
+
+    status_code = 502
+    code = "provider_error"
+
+    def __init__(self, message: str, *, http_status: int | None = None, code: str | None = None,
+                 status_code: int | None = None):
+        super().__init__(message, code=code, status_code=status_code)
+        self.http_status = http_status
+
+    def __reduce__(self):
+        return (_rebuild_provider_error, (type(self), self.message, self.http_status, self.code, self.status_code))
+
+
+def _rebuild_provider_error(cls, message, http_status, code, status_code):
+    return cls(message, http_status=http_status, code=code, status_code=status_code)
+
+
+class MalformedResponse(ValueError):
+    """A 2xx answer that is not what the API promises; raised by parsers to ask for a retry."""
+
+
+class _Transient(Exception):
+    def __init__(self, reason: str, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason, self.retry_after = reason, retry_after
+
+
+def time_left(deadline: float | None) -> float | None:
+    return None if deadline is None else deadline - time.monotonic()
+
+
+def attempt_timeout(timeout: float, connect: float, deadline: float | None) -> httpx.Timeout:
+    """Per-attempt httpx timeouts, shortened so the attempt cannot outlast the deadline."""
+    left = time_left(deadline)
+    if left is not None:
+        timeout, connect = min(timeout, left), min(connect, left)
+    return httpx.Timeout(timeout, connect=connect, pool=connect)
+
+
+def backoff(attempt: int) -> float:
+    """Full jitter: a uniform draw up to an exponentially growing cap, so clients spread out."""
+    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
+
+
+def retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds the server asked us to wait (`retry-after-ms`, `Retry-After` seconds or HTTP date)."""
+    if ms := headers.get("retry-after-ms"):
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, when.timestamp() - time.time())
+
+
+def error_detail(body: bytes) -> str:
+    """The server's own message (OpenAI puts it in error.message), else the start of the body."""
+    try:
+        err = json.loads(body).get("error")
+        detail = err.get("message") if isinstance(err, dict) else err
+    except (ValueError, AttributeError):
+        detail = None
+    return str(detail or body[:200].decode("utf-8", "replace")).strip()
+
+
+def check_status(response: httpx.Response, body: bytes, what: str) -> None:
+    """Raise _Transient for a status worth retrying, ProviderError for any other failure."""
+    status = response.status_code
+    if status < 400:
+        return
+    detail = error_detail(body)
+    if status in RETRY_STATUSES or status >= 500:
+        raise _Transient(f"HTTP {status}: {detail}", retry_after(response.headers))
+    label = _READABLE.get(status, "request rejected")
+    raise ProviderError(f"{what}: {label} (HTTP {status}: {detail})", http_status=status)
+
+
+def call_with_retries(attempt: Callable[[httpx.Timeout], T], *, what: str, deadline: float | None = None,
+                      limiter: RateLimiter | None = None, max_attempts: int = 8, timeout: float = 60.0,
+                      connect_timeout: float = 10.0) -> T:
+    """Run `attempt(timeouts)` until it succeeds, each try taking a rate-limit permit first.
+
+    `attempt` raises _Transient (via check_status), MalformedResponse or an httpx transport error to
+    ask for another try. Raises ProviderUnavailable when the attempts or the deadline run out, and
+    lets ProviderError through at once.
+    """
+    last = "no attempt made"
+    for n in range(1, max_attempts + 1):
+        if limiter is not None:
+            limiter.acquire(deadline)
+        left = time_left(deadline)
+        if left is not None and left <= 0:
+            break
+        wait: float | None = None
+        try:
+            return attempt(attempt_timeout(timeout, connect_timeout, deadline))
+        except _Transient as exc:
+            last, wait = exc.reason, exc.retry_after
+        except MalformedResponse as exc:
+            last = f"malformed answer: {exc}"
+        except httpx.TimeoutException:
+            last = "timed out"
+        except httpx.TransportError as exc:
+            last = f"connection failed: {type(exc).__name__}: {exc}"
+        if n == max_attempts:
+            raise ProviderUnavailable(f"{what}: gave up after {n} attempts; last: {last}")
+        wait = backoff(n) if wait is None else wait
+        left = time_left(deadline)
+        if left is not None and wait >= left:
+            raise ProviderUnavailable(f"{what}: deadline in {max(left, 0):.1f} s leaves no time to retry "
+                                      f"(would wait {wait:.1f} s); last: {last}")
+        log.info("%s: attempt %d failed (%s); retrying in %.2f s", what, n, last, wait)
+        time.sleep(wait)
+    raise ProviderUnavailable(f"{what}: deadline reached; last: {last}")
+
+
+def read_body(response: httpx.Response, deadline: float | None) -> bytes:
+    """Read a streamed body, stopping at the deadline even if the server trickles bytes."""
+    chunks = []
+    for chunk in response.iter_bytes():
+        chunks.append(chunk)
+        if deadline is not None and time.monotonic() > deadline:
+            raise httpx.ReadTimeout("deadline reached while reading the answer")
+    return b"".join(chunks)
+
+
+def post_json(client: httpx.Client, url: str, payload: dict[str, Any], *, headers: dict[str, str] | None = None,
+              parse: Callable[[Any], T] = lambda body: body, what: str | None = None, deadline: float | None = None,
+              limiter: RateLimiter | None = None, max_attempts: int = 8, timeout: float = 60.0,
+              connect_timeout: float = 10.0) -> T:
+    """POST JSON and return `parse(answer)`; a parser raising MalformedResponse triggers a retry."""
+
+    def attempt(timeouts: httpx.Timeout) -> T:
+        request = client.build_request("POST", url, json=payload, headers=headers, timeout=timeouts)
+        response = client.send(request, stream=True)
+        try:
+            body = read_body(response, deadline)
+        finally:
+            response.close()
+        check_status(response, body, what or url)
+        try:
+            decoded = json.loads(body)
+        except ValueError as exc:
+            raise MalformedResponse(f"invalid JSON ({exc})") from None
+        return parse(decoded)
+
+    return call_with_retries(attempt, what=what or f"POST {url}", deadline=deadline, limiter=limiter,
+                             max_attempts=max_attempts, timeout=timeout, connect_timeout=connect_timeout)
+
+
+def open_stream(client: httpx.Client, url: str, payload: dict[str, Any], *, headers: dict[str, str] | None = None,
+                what: str | None = None, deadline: float | None = None, limiter: RateLimiter | None = None,
+                max_attempts: int = 8, timeout: float = 60.0, connect_timeout: float = 10.0) -> httpx.Response:
+    """POST and return the open streaming response once its status is 2xx; the caller closes it."""
+
+    def attempt(timeouts: httpx.Timeout) -> httpx.Response:
+        request = client.build_request("POST", url, json=payload, headers=headers, timeout=timeouts)
+        response = client.send(request, stream=True)
+        if response.status_code >= 400:
+            try:
+                body = read_body(response, deadline)
+            finally:
+                response.close()
+            check_status(response, body, what or url)
+        return response
+
+    return call_with_retries(attempt, what=what or f"POST {url}", deadline=deadline, limiter=limiter,
+                             max_attempts=max_attempts, timeout=timeout, connect_timeout=connect_timeout)

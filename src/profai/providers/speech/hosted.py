@@ -1,0 +1,149 @@
+"""A hosted backend: any OpenAI-compatible `POST {base}/audio/speech` endpoint.
+
+The request is `{"model", "input", "voice", "response_format"}` and the response body is the
+audio. Retries, backoff and the rate limit are the shared ones of providers/http_retry.py: 429, 408
+and 5xx are retried (Retry-After honoured), then ProviderUnavailable (503); other refusals are
+ProviderError (502). Sarvam (`/text-to-speech`, `target_language_code`), ElevenLabs or a
+self-hosted Piper server plug in the same way: a class with `name`, `rate_wpm`, `synthesize`,
+`voices` and `resolve_voice` that maps `language` to the vendor's field, added to SPEECH in wiring.py.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Literal
+
+import httpx
+
+from profai.errors import InvalidInput
+from profai.providers.http_retry import MalformedResponse, call_with_retries, check_status, read_body
+from profai.providers.ratelimit import RateLimiter
+from profai.providers.speech.base import MP3, Audio, Voice, join_wav, read_wav, split_for_speech
+
+# OpenAI's documented voices; each reads any language the model knows.
+OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse")
+# speed=1.0 on OpenAI's voices is close to eSpeak's default rate, so SPEECH_RATE means the same on both.
+_NATIVE_WPM = 165
+
+
+class HostedSpeech:
+    """Speech from an OpenAI-compatible HTTP API: long text in pieces, retries, one file back."""
+
+    def __init__(
+        self, base_url: str, model: str = "tts-1", api_key: str | None = None, *, rate_wpm: int = _NATIVE_WPM,
+        default_voice: str | None = None, voices: tuple[str, ...] = OPENAI_VOICES,
+        response_format: Literal["wav", "mp3"] = "wav", max_input_chars: int = 4096,
+        limiter: RateLimiter | None = None, timeout: float = 60.0, max_attempts: int = 3,
+    ) -> None:
+        self.base_url, self.model, self.api_key = base_url.rstrip("/"), model, api_key
+        self.name = f"hosted:{httpx.URL(self.base_url).host}:{model}"
+        self.rate_wpm = rate_wpm
+        self.default_voice = default_voice or (voices[0] if voices else None)
+        self.allowed_voices = tuple(voices)  # empty: accept any voice and let the vendor judge
+        self.response_format = response_format
+        self.max_input_chars = max_input_chars  # OpenAI refuses input over 4,096 characters
+        self.limiter, self.timeout, self.max_attempts = limiter, timeout, max_attempts
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Clients and locks do not pickle; a copy in a worker process builds its own on first use.
+        state = {k: getattr(self, k) for k in ("base_url", "model", "api_key", "rate_wpm", "default_voice",
+                                                "response_format", "max_input_chars", "limiter", "timeout",
+                                                "max_attempts")}
+        return {**state, "voices": self.allowed_voices}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]
+
+    def synthesize(self, text: str, language: str, voice: str | None) -> Audio:
+        """Speak `text` as one file; text over the vendor's input limit is sent in sentence-aligned pieces."""
+        voice_id = self.resolve_voice(language, voice)
+        bodies = [self._post(piece, voice_id) for piece in split_for_speech(text, self.max_input_chars)]
+        if self.response_format == "wav":
+            return join_wav([read_wav(body) for body in bodies])
+        # MP3 frames are self-contained, so pieces play back to back when simply appended.
+        return Audio(b"".join(bodies), MP3, sum(mp3_seconds(body) for body in bodies))
+
+    def voices(self) -> list[Voice]:
+        """The configured voice names; hosted voices are multilingual ("mul")."""
+        return [Voice(id=v, language="mul", name=v) for v in self.allowed_voices]
+
+    def resolve_voice(self, language: str, voice: str | None) -> str:
+        """The requested voice, else the default; checked against the configured list."""
+        chosen = (voice or self.default_voice or "").strip()
+        if not chosen or (self.allowed_voices and chosen not in self.allowed_voices):
+            raise InvalidInput(f"Unknown voice {voice!r}; choose one of {list(self.allowed_voices)}",
+                               code="unknown_voice")
+        return chosen
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    def _http(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+                self._client = httpx.Client(headers=headers)
+            return self._client
+
+    def _post(self, text: str, voice: str) -> bytes:
+        payload: dict[str, Any] = {"model": self.model, "input": text, "voice": voice,
+                                   "response_format": self.response_format}
+        if self.rate_wpm != _NATIVE_WPM:
+            payload["speed"] = round(self.rate_wpm / _NATIVE_WPM, 2)
+        url = f"{self.base_url}/audio/speech"
+
+        def attempt(timeouts: httpx.Timeout) -> bytes:
+            request = self._http().build_request("POST", url, json=payload, timeout=timeouts)
+            response = self._http().send(request, stream=True)
+            try:
+                body = read_body(response, None)
+            finally:
+                response.close()
+            check_status(response, body, f"speech ({self.model})")
+            self._check_audio(body)
+            return body
+
+        return call_with_retries(attempt, what=f"speech ({self.model})", limiter=self.limiter,
+                                 max_attempts=self.max_attempts, timeout=self.timeout)
+
+    def _check_audio(self, body: bytes) -> None:
+        # A proxy's HTML error page with status 200 is worth another try, not a corrupt cache entry.
+        try:
+            if self.response_format == "wav":
+                read_wav(body)
+            elif not mp3_seconds(body):
+                raise ValueError("no MP3 frames")
+        except ValueError as exc:
+            raise MalformedResponse(f"not {self.response_format} audio: {exc}") from None
+
+
+# MPEG audio layer III frame header tables (ISO 11172-3, 13818-3), kbit/s and Hz.
+_BITRATES = {
+    1: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    2: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_SAMPLE_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+def mp3_seconds(data: bytes) -> float:
+    """Play time of an MP3 by walking its frame headers (exact for CBR and VBR, no decoder needed)."""
+    pos, seconds = 0, 0.0
+    if data[:3] == b"ID3" and len(data) >= 10:  # skip an ID3v2 tag; its size is 4 x 7-bit
+        pos = 10 + ((data[6] & 0x7F) << 21 | (data[7] & 0x7F) << 14 | (data[8] & 0x7F) << 7 | (data[9] & 0x7F))
+    while pos + 4 <= len(data):
+        b1, b2 = data[pos + 1], data[pos + 2]
+        version, layer = (b1 >> 3) & 3, (b1 >> 1) & 3
+        bitrate_i, rate_i = b2 >> 4, (b2 >> 2) & 3
+        if data[pos] != 0xFF or b1 & 0xE0 != 0xE0 or version == 1 or layer != 1 or bitrate_i in (0, 15) \
+                or rate_i == 3:
+            pos += 1  # not a layer III frame header: resynchronise
+            continue
+        rate = _SAMPLE_RATES[version][rate_i]
+        bitrate = _BITRATES[1 if version == 3 else 2][bitrate_i] * 1000
+        samples = 1152 if version == 3 else 576
+        pos += samples // 8 * bitrate // rate + ((b2 >> 1) & 1)
+        seconds += samples / rate
+    return seconds

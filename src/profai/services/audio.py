@@ -1,0 +1,101 @@
+"""Lesson and answer audio: validate the text, synthesise it once, serve the file from disk after."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import NamedTuple
+
+from profai.errors import InvalidInput
+from profai.providers.speech import MP3, Speech
+
+_EXTENSIONS = {MP3: ".mp3"}  # anything else is WAV
+# Threads asking for the same text wait on one lock instead of synthesising twice; striping keeps
+# the lock table fixed-size however many texts there are.
+_STRIPES = 64
+
+
+class CachedAudio(NamedTuple):
+    path: Path
+    media_type: str
+    seconds: float
+
+
+class AudioCache:
+    """Synthesised audio on disk under `directory` (normally `<data_dir>/audio/`), one file per input.
+
+    A file is keyed by sha256 of (backend, language, voice, rate, text). Each entry is an audio
+    file plus a small JSON record written after it; the record is the commit marker, and both are
+    written to a temp file then renamed, so a reader in any thread or process sees a whole entry
+    or none.
+    """
+
+    def __init__(self, speech: Speech, directory: Path) -> None:
+        self.speech = speech
+        self.directory = Path(directory)
+        self._locks = [threading.Lock() for _ in range(_STRIPES)]
+
+    def key(self, text: str, language: str, voice: str) -> str:
+        """The entry's name: a hash of everything that changes the audio."""
+        parts = [self.speech.name, language, voice, self.speech.rate_wpm, text]
+        return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
+
+    def get_or_create(self, text: str, language: str, voice: str | None = None) -> CachedAudio:
+        """The audio for `text`, synthesised on the first request only."""
+        # The concrete voice goes into the key, so voice=None and its explicit name share one file.
+        resolved = self.speech.resolve_voice(language, voice)
+        key = self.key(text, language, resolved)
+        record = self.directory / key[:2] / f"{key}.json"
+        if (hit := _load(record)) is not None:
+            return hit
+        with self._locks[int(key[:8], 16) % _STRIPES]:
+            if (hit := _load(record)) is not None:
+                return hit
+            audio = self.speech.synthesize(text, language, resolved)
+            path = record.with_suffix(_EXTENSIONS.get(audio.media_type, ".wav"))
+            _write_atomic(path, audio.data)
+            meta = {"file": path.name, "media_type": audio.media_type, "seconds": audio.seconds}
+            _write_atomic(record, json.dumps(meta).encode())
+            return CachedAudio(path, audio.media_type, audio.seconds)
+
+
+def speak(cache: AudioCache, text: str, language: str, voice: str | None = None, *, max_chars: int) -> CachedAudio:
+    """Validated text to a cached audio file.
+
+    Over-long text is InvalidInput (422, "text_too_long") rather than PayloadTooLarge (413): the
+    request itself is small, it is one field's value that breaks a rule, like every other 422 here.
+    """
+    text = text.strip() if text else ""
+    if not text:
+        raise InvalidInput("There is no text to speak", code="empty_text")
+    if len(text) > max_chars:
+        raise InvalidInput(f"The text is {len(text):,} characters; at most {max_chars:,} can be spoken at once",
+                           code="text_too_long")
+    return cache.get_or_create(text, language, voice)
+
+
+def _load(record: Path) -> CachedAudio | None:
+    try:
+        meta = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return None
+    path = record.with_name(meta["file"])
+    # A record whose audio was deleted by hand is a miss, not an error.
+    return CachedAudio(path, meta["media_type"], meta["seconds"]) if path.exists() else None
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same directory, then rename over `path` (atomic on POSIX)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,163 @@
+"""CSV datasets through the HTTP API in embedded mode: real CSV files, the real local model,
+embedded Chroma, the local worker pool."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from factories import make_csv, make_pdf
+from profai.api import create_app
+from profai.pipelines.csv_to_vectors import dataset_collection
+from profai.wiring import build_container
+from support import make_settings
+
+FINAL = ("completed", "partially_completed", "failed", "cancelled")
+
+
+@pytest.fixture
+def client(tmp_path):
+    # Small parts so that a small file is split into several.
+    ctx = build_container(make_settings(tmp_path / "data", CHUNK_SIZE=25, BATCH_SIZE=10), compute_processes=0)
+    ctx.runner.start()
+    with TestClient(create_app(ctx=ctx)) as c:
+        c.ctx = ctx
+        yield c
+    ctx.close()
+
+
+def upload(client, path: Path, **form) -> dict:
+    fields = {"namespace": "catalogue", "id_column": "id", "text_columns": "title,description",
+              "metadata_columns": ["topic", "level"], **form}
+    with path.open("rb") as f:
+        resp = client.post("/api/v1/datasets", data=fields, files={"file": (path.name, f, "text/csv")})
+    return resp
+
+
+def wait_task(client, task_id: str, timeout: float = 120) -> dict:
+    deadline, last = time.monotonic() + timeout, -1
+    while time.monotonic() < deadline:
+        body = client.get(f"/api/v1/tasks/{task_id}").json()
+        assert body["progress"] >= last, "progress went down"
+        last = body["progress"]
+        if body["status"] in FINAL:
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"task {task_id} did not finish: {body}")
+
+
+def test_rows_are_indexed_in_parts_and_bad_rows_reported_by_line(client, tmp_path):
+    bad = [["", "No id", "a row without an id", "music", "beginner"],
+           ["row-3", "Duplicate", "this id was used on line 5", "music", "advanced"],
+           ["row-x", "", "", "music", "beginner"],
+           ["row-formula", "=SUM(A1:A9)", "+cmd|' /C calc'!A0 spreadsheet formula text", "@finance", "-1"]]
+    path = make_csv(tmp_path / "catalogue.csv", 60, extra=bad)
+    resp = upload(client, path)
+    assert resp.status_code == 202, resp.text
+    accepted = resp.json()
+    assert accepted["status"] == "pending" and accepted["status_url"] == f"/api/v1/tasks/{accepted['task_id']}"
+
+    body = wait_task(client, accepted["task_id"])
+    assert body["status"] == "partially_completed", body
+    assert body["total_rows"] == 64
+    assert body["processed_rows"] == 61 and body["failed_rows"] == 3
+    assert body["parts"] == {"total": 3, "done": 3, "failed": 0, "running": 0, "pending": 0}
+    errors = {e["line"]: e["code"] for e in body["errors"]["items"]}
+    # Header is line 1, 60 rows follow, so the extra rows are lines 62-65.
+    assert errors == {62: "empty_id", 63: "duplicate_id", 64: "empty_text"}
+    assert "line 5" in next(e["reason"] for e in body["errors"]["items"] if e["line"] == 63)
+    assert client.ctx.vectors.count(dataset_collection("catalogue")) == 61
+
+    hits = client.post("/api/v1/query", json={"namespace": "catalogue", "query": "baking bread in the oven",
+                                              "top_k": 5}).json()["results"]
+    assert len(hits) == 5 and all(h["metadata"]["topic"] == "cooking" for h in hits), hits
+    assert hits[0]["score"] >= hits[-1]["score"]
+    filtered = client.post("/api/v1/query", json={"namespace": "catalogue", "query": "stars and planets",
+                                                  "top_k": 3, "filter": {"level": "advanced"}}).json()["results"]
+    assert filtered and all(h["metadata"]["level"] == "advanced" for h in filtered)
+    formula = client.post("/api/v1/query", json={"namespace": "catalogue", "query": "spreadsheet formula text",
+                                                 "top_k": 1, "filter": {"topic": "@finance"}}).json()["results"][0]
+    assert formula["id"] == "row-formula" and formula["line"] == 65
+    assert formula["text"].startswith("=SUM(A1:A9)") and formula["metadata"] == {"topic": "@finance", "level": "-1"}
+
+
+def test_reuploading_overwrites_and_delete_removes_vectors(client, tmp_path):
+    path = make_csv(tmp_path / "c.csv", 30)
+    first = wait_task(client, upload(client, path).json()["task_id"])
+    second = wait_task(client, upload(client, path).json()["task_id"])
+    assert first["status"] == second["status"] == "completed"
+    collection = dataset_collection("catalogue")
+    assert client.ctx.vectors.count(collection) == 30  # same ids, no duplicates
+
+    listed = client.get("/api/v1/datasets", params={"namespace": "catalogue"}).json()["datasets"]
+    assert {d["dataset_id"] for d in listed} == {first["task_id"], second["task_id"]}
+    # The second upload wrote every row last, so deleting it removes all vectors; the first owns none.
+    assert client.delete(f"/api/v1/datasets/{second['task_id']}").status_code == 204
+    assert client.ctx.vectors.count(collection) == 0
+    assert client.delete(f"/api/v1/datasets/{first['task_id']}").status_code == 204
+    resp = client.post("/api/v1/query", json={"namespace": "catalogue", "query": "music"})
+    assert resp.status_code == 404 and resp.json()["code"] == "unknown_namespace"
+    assert client.get(f"/api/v1/tasks/{first['task_id']}").json()["code"] == "task_not_found"
+    assert not list((client.ctx.blobs.root / "datasets").rglob("*.*"))
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "cp1252"])
+def test_spreadsheet_encodings_are_read_correctly(client, tmp_path, encoding):
+    path = make_csv(tmp_path / "enc.csv", 5, encoding=encoding,
+                    extra=[["café", "Crème brûlée — “the” dessert", "caramelised sugar over custard, €4", "cooking",
+                            "beginner"]])
+    body = wait_task(client, upload(client, path).json()["task_id"])
+    assert body["status"] == "completed", body
+    hit = client.post("/api/v1/query", json={"namespace": "catalogue", "query": "caramel custard dessert",
+                                             "top_k": 1}).json()["results"][0]
+    assert hit["id"] == "café" and "Crème brûlée — “the” dessert" in hit["text"] and "€4" in hit["text"]
+
+
+def test_template_builds_the_text(client, tmp_path):
+    path = make_csv(tmp_path / "t.csv", 3)
+    resp = upload(client, path, text_columns="", text_template="{title} ({level}): {description}")
+    body = wait_task(client, resp.json()["task_id"])
+    assert body["status"] == "completed"
+    hit = client.post("/api/v1/query", json={"namespace": "catalogue", "query": "telescope", "top_k": 1}).json()
+    assert " (" in hit["results"][0]["text"] and "): " in hit["results"][0]["text"]
+
+
+@pytest.mark.parametrize(("make", "form", "status", "code"), [
+    (lambda p: make_pdf(p), {}, 415, "not_a_csv"),
+    (lambda p: (p.write_bytes(b""), p)[1], {}, 422, "empty_file"),
+    (lambda p: (p.write_text("id,title,description,topic,level\n"), p)[1], {}, 422, "header_only"),
+    (lambda p: make_csv(p, 3), {"id_column": "sku"}, 422, "missing_id_column"),
+    (lambda p: make_csv(p, 3), {"text_columns": "summary"}, 422, "missing_text_columns"),
+    (lambda p: make_csv(p, 3), {"text_columns": ""}, 422, "missing_text_columns"),
+    (lambda p: make_csv(p, 3), {"text_columns": "", "text_template": "{title}: {body}"}, 422,
+     "unknown_template_columns"),
+    (lambda p: make_csv(p, 3), {"namespace": "no spaces/allowed"}, 422, "invalid_namespace"),
+    (lambda p: make_csv(p, 3), {"namespace": ""}, 422, "missing_namespace"),
+])
+def test_bad_files_and_requests_get_clear_errors_and_leave_nothing(client, tmp_path, make, form, status, code):
+    path = make(tmp_path / "input.csv")
+    resp = upload(client, path, **form)
+    assert resp.status_code == status, resp.text
+    assert resp.json()["code"] == code
+    assert client.get("/api/v1/datasets").json()["datasets"] == []
+    assert not list((client.ctx.blobs.root / "datasets").rglob("*.csv"))
+
+
+def test_missing_file_unknown_task_and_bad_queries(client, tmp_path):
+    resp = client.post("/api/v1/datasets", data={"namespace": "n", "id_column": "id", "text_columns": "title"})
+    assert resp.status_code == 422 and resp.json()["code"] == "no_files"
+    assert client.get("/api/v1/tasks/nope").json()["code"] == "task_not_found"
+    assert client.post("/api/v1/tasks/nope/retry").json()["code"] == "task_not_found"
+    assert client.delete("/api/v1/datasets/nope").json()["code"] == "dataset_not_found"
+    wait_task(client, upload(client, make_csv(tmp_path / "q.csv", 3)).json()["task_id"])
+    for body, code in [({"namespace": "catalogue", "query": " "}, "empty_query"),
+                       ({"namespace": "catalogue", "query": "x", "top_k": 0}, "invalid_top_k"),
+                       ({"namespace": "catalogue", "query": "x", "filter": {"level": {"$regex": ".*"}}},
+                        "invalid_filter"),
+                       ({"namespace": "elsewhere", "query": "x"}, "unknown_namespace"),
+                       ({"query": "x"}, "missing_field")]:
+        resp = client.post("/api/v1/query", json=body)
+        assert resp.status_code in (404, 422) and resp.json()["code"] == code, (body, resp.text)
