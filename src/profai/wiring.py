@@ -25,12 +25,13 @@ def _local_embedder(s: Settings):
 
 
 def _openai_embedder(s: Settings):
+    from profai.providers.http_retry import RetryPolicy
     from profai.providers.openai_embedder import OpenAIEmbedder
     from profai.providers.ratelimit import build_rate_limiter
 
     return OpenAIEmbedder(s.embedding_base_url, s.embedding_model, s.openai_api_key,
                           limiter=build_rate_limiter(s, "openai"), dimension=s.embedding_dimension,
-                          timeout=s.http_timeout_seconds)
+                          retry=RetryPolicy(timeout=s.http_timeout_seconds))
 
 
 EMBEDDERS: dict[str, Callable[[Settings], Any]] = {"local": _local_embedder, "openai": _openai_embedder}
@@ -104,16 +105,39 @@ class Container:
     blobs: LocalBlobStore
     compute: ComputePool
     runner: Any = field(default=None)
-    _embedder: Any = field(default=None, repr=False)
+    _built: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def _once(self, name: str, make: Callable[[], Any]) -> Any:
+        # Providers load models or open clients: build each on first use, once per process.
+        with self._lock:
+            if name not in self._built:
+                self._built[name] = make()
+            return self._built[name]
 
     @property
     def embedder(self):
-        """This process's Embedder, built on first use (query embedding, hosted backends)."""
-        with self._lock:
-            if self._embedder is None:
-                self._embedder = build_embedder(self.settings)
-            return self._embedder
+        """This process's Embedder (query embedding in the API, hosted backends in jobs)."""
+        return self._once("embedder", lambda: build_embedder(self.settings))
+
+    @property
+    def generator(self):
+        """The CourseGenerator that answers questions and writes quizzes in this process."""
+        return self._once("generator", lambda: build_generator(self.settings))
+
+    @property
+    def retriever(self):
+        """Hybrid (vector + keyword) search over a course's passages."""
+        from profai.retrieval.hybrid import HybridRetriever
+
+        return self._once("retriever", lambda: HybridRetriever(self.vectors, lambda q: self.embedder.embed([q])[0]))
+
+    @property
+    def speech(self):
+        """The Speech backend with its on-disk cache of synthesised audio."""
+        from profai.services.audio import AudioCache
+
+        return self._once("speech", lambda: AudioCache(build_speech(self.settings), self.settings.data_dir / "audio"))
 
     def close(self) -> None:
         if self.runner is not None:

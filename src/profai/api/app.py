@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from profai import __version__
 from profai.api import errors
-from profai.api.routes import courses, datasets, health, jobs, web
+from profai.api.routes import audio, chat, courses, datasets, health, jobs, quizzes, web
 from profai.settings import Settings, get_settings
 from profai.wiring import Container, build_container
 
@@ -31,6 +31,6 @@ def create_app(settings: Settings | None = None, ctx: Container | None = None) -
     app = FastAPI(title="ProfAI", version=__version__, lifespan=lifespan,
                   description="Turns teaching material into courses.")
     errors.install(app)
-    for module in (health, courses, jobs, datasets, web):
+    for module in (health, courses, jobs, datasets, chat, quizzes, audio, web):
         app.include_router(module.router)
     return app

@@ -16,8 +16,9 @@ def create(session: Session, quiz: Quiz) -> Quiz:
     return quiz
 
 
-def get(session: Session, quiz_id: str) -> Quiz | None:
-    return session.get(Quiz, quiz_id)
+def get(session: Session, quiz_id: str, *, lock: bool = False) -> Quiz | None:
+    """`lock` holds the row until commit (PostgreSQL), so two submissions count attempts in turn."""
+    return session.get(Quiz, quiz_id, with_for_update=lock or None)
 
 
 def list_for_course(session: Session, course_id: int) -> list[Quiz]:

@@ -30,6 +30,11 @@ class JobHandle:
     lost: threading.Event = field(default_factory=threading.Event)
     started: float = field(default_factory=time.monotonic)
 
+    @property
+    def deadline(self) -> float:
+        """The soft time limit as a time.monotonic() value: no call may run past it."""
+        return self.started + self.soft_timeout
+
     def check(self) -> None:
         """Raise if the job must stop: lease lost or cancelled, shutdown, or past its soft limit."""
         if self.lost.is_set():

@@ -7,28 +7,34 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from profai.errors import ProfAIError, Retryable
 from profai.pipelines import heavy
+from profai.providers.http_retry import ProviderError
 
 if TYPE_CHECKING:
     from profai.wiring import Container
 
 
-def embed_batches(ctx: Container, batches: list[list[str]]) -> Iterator[list[list[float] | None]]:
-    """Vectors for each batch of texts, in order, as each batch is ready. A text the hosted
-    service refuses (not a transient error: too long, say) gets None instead of failing its batch."""
+# Statuses by which a hosted API refuses the input itself (too long, say), not the request.
+INPUT_REFUSED = (400, 413, 422)
+
+
+def embed_batches(
+    ctx: Container, batches: list[list[str]], deadline: float | None = None
+) -> Iterator[list[list[float] | None]]:
+    """Vectors for each batch of texts, in order, as each batch is ready. A text the hosted service
+    refuses gets None instead of failing its batch. `deadline` (time.monotonic) bounds hosted calls."""
     if ctx.settings.embedder == "local":
         return ctx.compute.imap(heavy.embed, [(b,) for b in batches])
-    return (_hosted(ctx, b) for b in batches)
+    return (_hosted(ctx, b, deadline) for b in batches)
 
 
-def _hosted(ctx: Container, texts: list[str]) -> list[list[float] | None]:
+def _hosted(ctx: Container, texts: list[str], deadline: float | None) -> list[list[float] | None]:
     try:
-        return ctx.embedder.embed(texts)
-    except Retryable:
-        raise
-    except ProfAIError:
+        return ctx.embedder.embed(texts, deadline=deadline)
+    except ProviderError as exc:
+        if exc.http_status not in INPUT_REFUSED:
+            raise
         if len(texts) == 1:
             return [None]
     # One bad text refused the whole batch: find it by embedding the texts one by one.
-    return [v for t in texts for v in _hosted(ctx, [t])]
+    return [v for t in texts for v in _hosted(ctx, [t], deadline)]

@@ -12,6 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-BACKOFF_BASE = 0.5
-BACKOFF_CAP = 20.0
 # Statuses worth another try; any other 4xx means the request itself is wrong.
 RETRY_STATUSES = frozenset({408, 409, 429})
 _READABLE = {401: "invalid API key", 403: "access denied", 404: "not found (check the base URL and model name)",
@@ -62,6 +61,32 @@ class MalformedResponse(ValueError):
     """A 2xx answer that is not what the API promises; raised by parsers to ask for a retry."""
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try: attempts, full-jitter backoff, and per-attempt httpx timeouts (seconds)."""
+
+    max_attempts: int = 8
+    backoff_base: float = 0.5
+    backoff_cap: float = 20.0
+    timeout: float = 60.0  # read / write, per attempt
+    connect_timeout: float = 10.0
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter: a uniform draw up to an exponentially growing cap, so clients spread out."""
+        return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
+
+    def timeouts(self, deadline: float | None) -> httpx.Timeout:
+        """httpx timeouts for one attempt, shortened so it cannot outlast the deadline."""
+        timeout, connect = self.timeout, self.connect_timeout
+        left = time_left(deadline)
+        if left is not None:
+            timeout, connect = min(timeout, left), min(connect, left)
+        return httpx.Timeout(timeout, connect=connect, pool=connect)
+
+
+DEFAULT_POLICY = RetryPolicy()
+
+
 class _Transient(Exception):
     def __init__(self, reason: str, retry_after: float | None = None):
         super().__init__(reason)
@@ -70,19 +95,6 @@ class _Transient(Exception):
 
 def time_left(deadline: float | None) -> float | None:
     return None if deadline is None else deadline - time.monotonic()
-
-
-def attempt_timeout(timeout: float, connect: float, deadline: float | None) -> httpx.Timeout:
-    """Per-attempt httpx timeouts, shortened so the attempt cannot outlast the deadline."""
-    left = time_left(deadline)
-    if left is not None:
-        timeout, connect = min(timeout, left), min(connect, left)
-    return httpx.Timeout(timeout, connect=connect, pool=connect)
-
-
-def backoff(attempt: int) -> float:
-    """Full jitter: a uniform draw up to an exponentially growing cap, so clients spread out."""
-    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
 
 
 def retry_after(headers: httpx.Headers) -> float | None:
@@ -128,8 +140,7 @@ def check_status(response: httpx.Response, body: bytes, what: str) -> None:
 
 
 def call_with_retries(attempt: Callable[[httpx.Timeout], T], *, what: str, deadline: float | None = None,
-                      limiter: RateLimiter | None = None, max_attempts: int = 8, timeout: float = 60.0,
-                      connect_timeout: float = 10.0) -> T:
+                      limiter: RateLimiter | None = None, policy: RetryPolicy = DEFAULT_POLICY) -> T:
     """Run `attempt(timeouts)` until it succeeds, each try taking a rate-limit permit first.
 
     `attempt` raises _Transient (via check_status), MalformedResponse or an httpx transport error to
@@ -137,7 +148,7 @@ def call_with_retries(attempt: Callable[[httpx.Timeout], T], *, what: str, deadl
     lets ProviderError through at once.
     """
     last = "no attempt made"
-    for n in range(1, max_attempts + 1):
+    for n in range(1, policy.max_attempts + 1):
         if limiter is not None:
             limiter.acquire(deadline)
         left = time_left(deadline)
@@ -145,7 +156,7 @@ def call_with_retries(attempt: Callable[[httpx.Timeout], T], *, what: str, deadl
             break
         wait: float | None = None
         try:
-            return attempt(attempt_timeout(timeout, connect_timeout, deadline))
+            return attempt(policy.timeouts(deadline))
         except _Transient as exc:
             last, wait = exc.reason, exc.retry_after
         except MalformedResponse as exc:
@@ -154,9 +165,9 @@ def call_with_retries(attempt: Callable[[httpx.Timeout], T], *, what: str, deadl
             last = "timed out"
         except httpx.TransportError as exc:
             last = f"connection failed: {type(exc).__name__}: {exc}"
-        if n == max_attempts:
+        if n == policy.max_attempts:
             raise ProviderUnavailable(f"{what}: gave up after {n} attempts; last: {last}")
-        wait = backoff(n) if wait is None else wait
+        wait = policy.backoff(n) if wait is None else wait
         left = time_left(deadline)
         if left is not None and wait >= left:
             raise ProviderUnavailable(f"{what}: deadline in {max(left, 0):.1f} s leaves no time to retry "
@@ -178,8 +189,7 @@ def read_body(response: httpx.Response, deadline: float | None) -> bytes:
 
 def post_json(client: httpx.Client, url: str, payload: dict[str, Any], *, headers: dict[str, str] | None = None,
               parse: Callable[[Any], T] = lambda body: body, what: str | None = None, deadline: float | None = None,
-              limiter: RateLimiter | None = None, max_attempts: int = 8, timeout: float = 60.0,
-              connect_timeout: float = 10.0) -> T:
+              limiter: RateLimiter | None = None, policy: RetryPolicy = DEFAULT_POLICY) -> T:
     """POST JSON and return `parse(answer)`; a parser raising MalformedResponse triggers a retry."""
 
     def attempt(timeouts: httpx.Timeout) -> T:
@@ -196,13 +206,12 @@ def post_json(client: httpx.Client, url: str, payload: dict[str, Any], *, header
             raise MalformedResponse(f"invalid JSON ({exc})") from None
         return parse(decoded)
 
-    return call_with_retries(attempt, what=what or f"POST {url}", deadline=deadline, limiter=limiter,
-                             max_attempts=max_attempts, timeout=timeout, connect_timeout=connect_timeout)
+    return call_with_retries(attempt, what=what or f"POST {url}", deadline=deadline, limiter=limiter, policy=policy)
 
 
 def open_stream(client: httpx.Client, url: str, payload: dict[str, Any], *, headers: dict[str, str] | None = None,
                 what: str | None = None, deadline: float | None = None, limiter: RateLimiter | None = None,
-                max_attempts: int = 8, timeout: float = 60.0, connect_timeout: float = 10.0) -> httpx.Response:
+                policy: RetryPolicy = DEFAULT_POLICY) -> httpx.Response:
     """POST and return the open streaming response once its status is 2xx; the caller closes it."""
 
     def attempt(timeouts: httpx.Timeout) -> httpx.Response:
@@ -216,5 +225,4 @@ def open_stream(client: httpx.Client, url: str, payload: dict[str, Any], *, head
             check_status(response, body, what or url)
         return response
 
-    return call_with_retries(attempt, what=what or f"POST {url}", deadline=deadline, limiter=limiter,
-                             max_attempts=max_attempts, timeout=timeout, connect_timeout=connect_timeout)
+    return call_with_retries(attempt, what=what or f"POST {url}", deadline=deadline, limiter=limiter, policy=policy)

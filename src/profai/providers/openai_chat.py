@@ -21,6 +21,7 @@ from profai.providers.http_retry import (
     MalformedResponse,
     ProviderError,
     ProviderUnavailable,
+    RetryPolicy,
     open_stream,
     post_json,
 )
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 
 Message = dict[str, str]
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
+# Generation is slow and costly: fewer, longer attempts than for embeddings.
+CHAT_POLICY = RetryPolicy(max_attempts=4, timeout=120.0)
 
 
 class ModelUnavailable(ProfAIError):
@@ -44,9 +47,9 @@ class ChatClient:
     """Plain, schema-validated and streamed completions with retries, a rate limit and deadlines."""
 
     def __init__(self, base_url: str, model: str, api_key: str | None = None, *, limiter: RateLimiter | None = None,
-                 timeout: float = 120.0, max_attempts: int = 4, validation_retries: int = 2):
+                 retry: RetryPolicy = CHAT_POLICY, validation_retries: int = 2):
         self.base_url, self.model, self.api_key = base_url.rstrip("/"), model, api_key
-        self.limiter, self.timeout, self.max_attempts = limiter, timeout, max_attempts
+        self.limiter, self.retry = limiter, retry
         self.validation_retries = validation_retries
         # Flipped off the first time the server rejects response_format json_schema.
         self.json_schema_supported = True
@@ -62,11 +65,11 @@ class ChatClient:
             raise ModelUnavailable("LLM_BASE_URL and LLM_MODEL must be set to use a language model")
         key = s.llm_api_key or (s.groq_api_key if "groq" in s.llm_base_url else s.openai_api_key)
         return cls(s.llm_base_url, s.llm_model, key, limiter=build_rate_limiter(s, "llm"),
-                   timeout=s.llm_timeout_seconds)
+                   retry=RetryPolicy(max_attempts=CHAT_POLICY.max_attempts, timeout=s.llm_timeout_seconds))
 
     def __getstate__(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("base_url", "model", "api_key", "limiter", "timeout",
-                                                "max_attempts", "validation_retries")}
+        return {k: getattr(self, k) for k in ("base_url", "model", "api_key", "limiter", "retry",
+                                                "validation_retries")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)  # type: ignore[misc]
@@ -80,8 +83,7 @@ class ChatClient:
 
     def _post(self, payload: dict[str, Any], deadline: float | None) -> str:
         return post_json(self._http(), f"{self.base_url}/chat/completions", payload, parse=_content,
-                         what=f"chat ({self.model})", deadline=deadline, limiter=self.limiter,
-                         max_attempts=self.max_attempts, timeout=self.timeout)
+                         what=f"chat ({self.model})", deadline=deadline, limiter=self.limiter, policy=self.retry)
 
     def complete(self, messages: list[Message], *, schema: type[BaseModel] | None = None,
                  temperature: float = 0.2, max_tokens: int | None = None,
@@ -141,7 +143,7 @@ class ChatClient:
         try:
             response = open_stream(self._http(), f"{self.base_url}/chat/completions", payload,
                                    what=f"chat stream ({self.model})", deadline=deadline, limiter=self.limiter,
-                                   max_attempts=self.max_attempts, timeout=self.timeout)
+                                   policy=self.retry)
         except (ProviderUnavailable, ProviderError) as exc:
             raise ModelUnavailable(f"language model unavailable: {exc}") from exc
         try:

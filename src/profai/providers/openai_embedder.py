@@ -11,7 +11,7 @@ import httpx
 import numpy as np
 
 from profai.providers.embedder import batched
-from profai.providers.http_retry import MalformedResponse, post_json
+from profai.providers.http_retry import DEFAULT_POLICY, MalformedResponse, RetryPolicy, post_json
 from profai.providers.ratelimit import RateLimiter
 
 # Used until the first answer tells us; only a hint for callers that size storage up front.
@@ -23,12 +23,12 @@ class OpenAIEmbedder:
 
     def __init__(self, base_url: str, model: str = "text-embedding-3-small", api_key: str | None = None, *,
                  limiter: RateLimiter | None = None, dimension: int | None = None, batch_size: int = 100,
-                 concurrency: int = 4, timeout: float = 60.0, max_attempts: int = 8):
+                 concurrency: int = 4, retry: RetryPolicy = DEFAULT_POLICY):
         self.base_url, self.model, self.api_key = base_url.rstrip("/"), model, api_key
         self.limiter = limiter
         self.requested_dimension = dimension
         self.batch_size, self.concurrency = batch_size, max(1, concurrency)
-        self.timeout, self.max_attempts = timeout, max_attempts
+        self.retry = retry
         self.name = f"openai:{model}"
         self.dimension = dimension or KNOWN_DIMENSIONS.get(model, 0)
         # A configured dimension is enforced; otherwise the first answer fixes it.
@@ -39,7 +39,7 @@ class OpenAIEmbedder:
     def __getstate__(self) -> dict[str, Any]:
         # Clients and locks do not pickle; worker processes build their own on first use.
         state = {k: getattr(self, k) for k in ("base_url", "model", "api_key", "limiter", "batch_size",
-                                                "concurrency", "timeout", "max_attempts")}
+                                                "concurrency", "retry")}
         state["dimension"] = self.requested_dimension
         state["learned"] = self.dimension if self._dimension_fixed else None
         return state
@@ -87,8 +87,7 @@ class OpenAIEmbedder:
             payload["dimensions"] = self.requested_dimension
         return post_json(self._http(), f"{self.base_url}/embeddings", payload,
                          parse=lambda body: self._parse(body, len(batch)), what=f"embeddings ({self.model})",
-                         deadline=deadline, limiter=self.limiter, max_attempts=self.max_attempts,
-                         timeout=self.timeout)
+                         deadline=deadline, limiter=self.limiter, policy=self.retry)
 
     def _parse(self, body: Any, expected: int) -> list[list[float]]:
         """Check the answer fully before trusting it: a short or ragged answer is retried."""

@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 import threading
 from pathlib import Path
 from typing import NamedTuple
 
-from profai.errors import InvalidInput
+from profai.db import courses_repo
+from profai.db.engine import session_scope
+from profai.errors import InvalidInput, NotFound
 from profai.providers.speech import MP3, Speech
 
 _EXTENSIONS = {MP3: ".mp3"}  # anything else is WAV
@@ -99,3 +102,22 @@ def _write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def lesson_audio(ctx, course_id: int, lesson_id: int, language: str | None = None,
+                 voice: str | None = None) -> CachedAudio:
+    """A lesson read aloud (title, then its text), made on the first request and cached."""
+    with session_scope(ctx.sessions) as session:
+        if courses_repo.get(session, course_id) is None:
+            raise NotFound(f"Course {course_id} not found", code="course_not_found")
+        lesson = courses_repo.get_lesson(session, course_id, lesson_id)
+        if lesson is None:
+            raise NotFound(f"Lesson {lesson_id} not found in course {course_id}", code="lesson_not_found")
+        text = f"{lesson.title}.\n\n{lesson.content}"
+    s = ctx.settings
+    return ctx.speech.get_or_create(text, language or s.speech_language, voice or s.speech_voice)
+
+
+def spoken_text(answer: str) -> str:
+    """An answer as it should be read: without its [n] citation markers."""
+    return re.sub(r"\s*\[\d+\]", "", answer).strip()

@@ -48,6 +48,8 @@ class VectorStore(Protocol):
 
     def get(self, collection: str, ids: Sequence[str]) -> list[VectorHit]: ...
 
+    def all(self, collection: str) -> list[VectorHit]: ...
+
     def count(self, collection: str) -> int: ...
 
     def delete(
@@ -233,6 +235,26 @@ class ChromaVectorStore:
             for i, t, m in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
         }
         return [found[i] for i in ids if i in found]
+
+    def all(self, collection: str) -> list[VectorHit]:
+        """Every stored item's id, text and metadata (no vectors); [] if the collection is missing."""
+        out: list[VectorHit] = []
+        size = self._batch_size()
+        while True:
+            # Paged, so a large collection never becomes one huge response or SQL statement.
+            result = self._with_collection(
+                collection,
+                False,
+                lambda col, offset=len(out): col.get(include=["documents", "metadatas"], limit=size, offset=offset),
+            )
+            if result is None:
+                return out
+            out.extend(
+                VectorHit(id=i, score=1.0, text=t or "", metadata=dict(m or {}))
+                for i, t, m in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
+            )
+            if len(result["ids"]) < size:
+                return out
 
     def count(self, collection: str) -> int:
         """Number of vectors in the collection; 0 if it does not exist."""

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import random
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from profai.ingest.pdf import PdfDocument
+
+if TYPE_CHECKING:
+    from profai.providers.generator.answer import Citation
+    from profai.providers.generator.quiz import QuestionDraft, QuizLesson
+    from profai.retrieval.hybrid import Passage
 
 ProgressFn = Callable[[float, str], None]  # fraction 0..1, message
 
@@ -40,8 +46,23 @@ class CourseDraft:
     modules: list[ModuleDraft] = field(default_factory=list)
 
 
+@dataclass
+class ChatAnswer:
+    """A finished chat answer: its text with [n] markers, the passages they cite, and how it was made."""
+
+    text: str
+    citations: list[Citation]
+    grounded: bool
+    generator: str
+    fallback: bool = False  # the model failed and the extractive backend answered instead
+    note: str | None = None  # why it fell back
+
+
+Turn = tuple[str, str]  # (question, answer) of an earlier exchange
+
+
 class CourseGenerator(Protocol):
-    """Turns documents into a course draft."""
+    """Turns documents into courses, answers questions from passages, writes quiz questions."""
 
     name: str
 
@@ -50,3 +71,21 @@ class CourseGenerator(Protocol):
     ) -> CourseDraft:
         """Build a course titled `title` from `documents`, reporting progress if asked."""
         ...
+
+    def stream_answer(self, question: str, passages: Sequence[Passage], history: Sequence[Turn] = ()
+                      ) -> Iterator[str | ChatAnswer]:
+        """Text pieces of the answer as they are ready, then the ChatAnswer itself, last."""
+        ...
+
+    def quiz_questions(self, lessons: Sequence[QuizLesson], n: int, difficulty: str, rng: random.Random
+                       ) -> list[QuestionDraft]:
+        """Up to n multiple-choice questions drawn from the lessons."""
+        ...
+
+
+def final_answer(pieces: Iterator[str | ChatAnswer]) -> ChatAnswer:
+    """The ChatAnswer at the end of a stream (for callers that do not stream)."""
+    for piece in pieces:
+        if isinstance(piece, ChatAnswer):
+            return piece
+    raise RuntimeError("answer stream ended without an answer")

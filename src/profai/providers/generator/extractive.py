@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import random
+from collections.abc import Iterator, Sequence
 
 from profai.errors import InvalidInput
 from profai.ingest.pdf import PdfDocument
-from profai.providers.generator.base import CourseDraft, LessonDraft, ModuleDraft, ProgressFn
+from profai.providers.generator.answer import answer_question
+from profai.providers.generator.base import ChatAnswer, CourseDraft, LessonDraft, ModuleDraft, ProgressFn, Turn
 from profai.providers.generator.keyterms import KeyTermIndex, TermCounts, count_terms
 from profai.providers.generator.sections import ModulePlan
 from profai.providers.generator.structure import plan_document
@@ -60,6 +62,19 @@ class ExtractiveGenerator:
             modules.append(ModuleDraft(title=module_title, lessons=lessons))
         report(1.0, f"Built {len(modules)} modules and {sum(len(m.lessons) for m in modules)} lessons")
         return CourseDraft(title=title, modules=modules)
+
+    def stream_answer(self, question: str, passages: Sequence, history: Sequence[Turn] = ()
+                      ) -> Iterator[str | ChatAnswer]:
+        """Sentence by sentence: the answer is chosen whole, then sent as it would be read."""
+        answer = answer_question(question, passages, history)
+        for n, sentence in enumerate(answer.sentences):
+            yield sentence if n == 0 else " " + sentence
+        yield ChatAnswer(answer.text, answer.citations, answer.grounded, self.name)
+
+    def quiz_questions(self, lessons: Sequence, n: int, difficulty: str, rng: random.Random) -> list:
+        from profai.providers.generator.quiz import make_questions
+
+        return make_questions(lessons, n, difficulty, rng)
 
 
 def _module_title(plan: ModulePlan, terms: list[TermCounts], index: KeyTermIndex, number: int) -> str:
