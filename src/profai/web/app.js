@@ -2,6 +2,7 @@
 // page through textContent (via h()), never innerHTML, so course content cannot inject markup.
 
 const POLL_MS = 500;
+const MAX_QUESTIONS = 30;  // the server's limit (services/quizzes.py)
 const JOB_KEY = "profai.uploadJob";
 const FINAL_OK = new Set(["completed", "partially_completed"]);
 const FINAL_BAD = new Set(["failed", "cancelled"]);
@@ -532,10 +533,11 @@ function addTurn(chat, question) {
       if (list?.length) meta.prepend(citations(list));
       stick();
     },
-    finish({ answer, grounded }) {
+    finish({ answer, grounded, note }) {
       if (answer && text.textContent.trim() !== answer.trim()) text.textContent = answer;
       if (!text.textContent.trim()) text.textContent = "No answer was given.";
-      if (grounded === false) {
+      if (note) meta.append(h("p", { class: "note" }, note));
+      else if (grounded === false) {
         meta.append(h("p", { class: "note" }, "The course material does not clearly cover this; check the sources."));
       }
       el.dataset.state = "done";
@@ -556,7 +558,7 @@ function citations(sources) {
   return h("section", { class: "sources", "aria-label": "Sources" },
     h("h3", {}, "Sources"),
     h("ol", { class: "citations" }, sources.map((s) =>
-      h("li", { class: "citation" },
+      h("li", { class: "citation", value: s.number }, // the answer's [n] markers use these numbers
         h("span", { class: "cite-ref" }, pagesLabel(s.file, s.page, s.page_end)),
         s.quote ? h("blockquote", {}, s.quote) : null))));
 }
@@ -649,8 +651,8 @@ function resetQuiz() {
 async function generateQuiz(event) {
   event.preventDefault();
   const count = Number($("quiz-count").value);
-  if (!Number.isInteger(count) || count < 1 || count > 20) {
-    showError($("quiz-error"), "Choose between 1 and 20 questions.");
+  if (!Number.isInteger(count) || count < 1 || count > MAX_QUESTIONS) {
+    showError($("quiz-error"), `Choose between 1 and ${MAX_QUESTIONS} questions.`);
     $("quiz-count").focus();
     return;
   }
@@ -736,7 +738,7 @@ function showResult(current, result) {
     const box = item.querySelector(".feedback");
     box.replaceChildren(
       h("p", { class: f.correct ? "verdict ok" : "verdict bad" },
-        f.correct ? "Correct." : `Not quite. The answer is: ${q?.options[f.correct_index] ?? `option ${f.correct_index + 1}`}`),
+        f.correct ? "Correct." : `Not quite. The answer is: ${f.correct_option ?? q?.options[f.correct_index]}`),
       f.explanation ? h("p", {}, f.explanation) : null,
       source ? h("p", { class: "muted" }, `Source: ${pagesLabel(source.file, source.page, source.page_end)}`) : null);
     show(box);
