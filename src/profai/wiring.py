@@ -43,7 +43,21 @@ def _extractive(s: Settings):
     return ExtractiveGenerator()
 
 
-GENERATORS: dict[str, Callable[[Settings], Any]] = {"extractive": _extractive}
+def _openai_generator(s: Settings):
+    from profai.providers.generator import ExtractiveGenerator
+    from profai.providers.generator.llm import LLMGenerator
+    from profai.providers.openai_chat import ChatClient
+
+    missing = [name for name, value in (("LLM_BASE_URL", s.llm_base_url), ("LLM_MODEL", s.llm_model)) if not value]
+    if missing:
+        raise ValueError(f"GENERATOR=openai needs {' and '.join(missing)}")
+    # Half the job's time limit for writing lessons: extraction and embedding come first, and
+    # lessons the model has not reached by then keep their source text.
+    return LLMGenerator(ChatClient.from_settings(s), ExtractiveGenerator(),
+                        course_seconds=(s.task_soft_timeout or s.task_timeout) / 2)
+
+
+GENERATORS: dict[str, Callable[[Settings], Any]] = {"extractive": _extractive, "openai": _openai_generator}
 
 
 def _espeak(s: Settings):

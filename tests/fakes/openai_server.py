@@ -26,7 +26,8 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-FAULTS = ("429", "429_retry_after", "500", "slow", "bad_json", "wrong_count", "missing_fields")
+MALFORMED = ("bad_json", "wrong_count", "missing_fields")
+FAULTS = ("429", "429_retry_after", "500", "slow", *MALFORMED)  # script names; "ok" is the rest
 
 
 def fake_embedding(text: str, dim: int = 64) -> list[float]:
@@ -49,8 +50,8 @@ class Faults:
     p500: float = 0.0
     p_slow: float = 0.0
     slow_seconds: float = 5.0
-    p_malformed: float = 0.0  # split evenly over bad_json, wrong_count, missing_fields
-    script: deque[str] = field(default_factory=deque)  # names from FAULTS, or "ok"
+    p_malformed: float = 0.0  # split evenly over MALFORMED
+    script: deque[str] = field(default_factory=deque)
 
 
 class FakeOpenAI:
@@ -125,6 +126,7 @@ class FakeOpenAI:
     def _pick_fault(self, now: float) -> str:
         f = self.faults
         if self.rate_limit is not None:
+            # Every arrival counts, refused or not: a client that ignores 429s stays refused.
             while self._arrivals and now - self._arrivals[0] >= 1.0:
                 self._arrivals.popleft()
             self._arrivals.append(now)
@@ -137,9 +139,15 @@ class FakeOpenAI:
             if r < p:
                 if name == "429" and self.rng.random() < f.p429_retry_after:
                     return "429_retry_after"
-                return self.rng.choice(FAULTS[4:]) if name == "malformed" else name
+                return self.rng.choice(MALFORMED) if name == "malformed" else name
             r -= p
         return "ok"
+
+    async def _sleep(self, seconds: float) -> None:
+        """A slow answer that stop() can cut short (nobody waits for it by then)."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end and not (self._server and self._server.should_exit):
+            await asyncio.sleep(min(0.05, max(0.0, end - time.monotonic())))
 
     def _reply_text(self, body: dict) -> str:
         if callable(self.reply):
@@ -158,6 +166,7 @@ class FakeOpenAI:
 
     def _build_app(self) -> FastAPI:
         app = FastAPI()
+
         async def handle(request: Request, answer: Callable[[dict, str], Response]) -> Response:
             if self.api_key and request.headers.get("authorization") != f"Bearer {self.api_key}":
                 return _error(401, "Incorrect API key provided.", "invalid_api_key")
@@ -173,7 +182,7 @@ class FakeOpenAI:
             if fault == "500":
                 return _error(500, "The server had an error while processing your request.")
             if fault == "slow":
-                await asyncio.sleep(self.faults.slow_seconds)
+                await self._sleep(self.faults.slow_seconds)
             if fault == "bad_json":
                 return Response('{"data": [', media_type="application/json")
             return answer(body, fault)
@@ -285,14 +294,14 @@ def main() -> None:
     parser.add_argument("--log", type=Path, default=None, help="append 'arrival path status' per request")
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
-    for name in ("p429", "p500", "p_slow", "p_malformed"):
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float, default=0.0)
-    parser.add_argument("--slow-seconds", type=float, default=5.0)
-    args = parser.parse_args()
-    fake = FakeOpenAI(dim=args.dim, seed=args.seed, rate_limit=args.rate_limit, log_file=args.log, p429=args.p429,
-                      p500=args.p500, p_slow=args.p_slow, p_malformed=args.p_malformed,
-                      slow_seconds=args.slow_seconds)
-    uvicorn.run(fake.app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+    for name in ("p429", "p500", "p_slow", "p_malformed", "slow_seconds", "retry_after"):
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float, default=None)
+    args = vars(parser.parse_args())
+    port = args.pop("port")
+    faults = {k: v for k, v in args.items() if k not in ("rate_limit", "log", "dim", "seed") and v is not None}
+    fake = FakeOpenAI(dim=args["dim"], seed=args["seed"], rate_limit=args["rate_limit"], log_file=args["log"],
+                      **faults)
+    uvicorn.run(fake.app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import pytest
 import redis
 
 from fakes.openai_server import FakeOpenAI, fake_embedding, max_in_window
+from profai.errors import Retryable
 from profai.providers.http_retry import ProviderUnavailable
 from profai.providers.ratelimit import LocalRateLimiter, RedisRateLimiter, build_rate_limiter
 from support import make_settings
@@ -52,13 +53,12 @@ def hammer(limiter, threads: int, per_thread: int) -> list[float]:
 
 @pytest.mark.parametrize("kind", ["local", "redis"])
 def test_permits_are_spaced_evenly_across_threads(kind, key):
-    limiter = LocalRateLimiter(20) if kind == "local" else RedisRateLimiter(REDIS_URL, key, 20)
-    granted = hammer(limiter, threads=4, per_thread=10)
-    assert max_in_window(granted) <= 20
-    # Spaced, not bursty, and not slower than the limit allows.
-    gaps = [b - a for a, b in zip(granted, granted[1:])]
-    assert min(gaps) > 0.03
-    assert granted[-1] - granted[0] < 39 * 0.0525 + 0.3
+    limiter = LocalRateLimiter(40) if kind == "local" else RedisRateLimiter(REDIS_URL, key, 40)
+    granted = hammer(limiter, threads=4, per_thread=12)
+    assert max_in_window(granted) <= 40
+    # Spread over the whole run, not bursty, and not slower than the limit allows (a slot every 26 ms).
+    # Single gaps are not checked: a thread that wakes late shortens the next gap without breaking the limit.
+    assert 47 * 0.02625 - 0.05 < granted[-1] - granted[0] < 47 * 0.02625 + 0.3
 
 
 @pytest.mark.parametrize("kind", ["local", "redis"])
@@ -68,7 +68,7 @@ def test_a_slot_past_the_deadline_raises_at_once_and_is_not_taken(kind, key):
     start = time.monotonic()
     with pytest.raises(ProviderUnavailable, match="past the deadline"):
         limiter.acquire(deadline=start + 0.2)
-    assert time.monotonic() - start < 0.1
+    assert time.monotonic() - start < 0.15
     # The refused caller did not reserve a slot: the next one waits one spacing (0.525 s), not two.
     limiter.acquire()
     assert time.monotonic() - start < 0.7
@@ -86,6 +86,8 @@ def test_unreachable_redis_is_a_retryable_error():
     with pytest.raises(ProviderUnavailable, match="unreachable") as err:
         limiter.acquire()
     assert "secret" not in str(err.value)
+    copy = pickle.loads(pickle.dumps(err.value))  # it crosses process and Celery boundaries
+    assert isinstance(copy, Retryable) and copy.code == "provider_unavailable" and str(copy) == str(err.value)
 
 
 def test_build_rate_limiter_uses_redis_when_configured(tmp_path):
@@ -101,12 +103,14 @@ def test_build_rate_limiter_uses_redis_when_configured(tmp_path):
 
 CHILD = """
 import json, sys, time
+from profai.providers.http_retry import RetryPolicy
 from profai.providers.openai_embedder import OpenAIEmbedder
 from profai.providers.ratelimit import LocalRateLimiter, RedisRateLimiter
 url, redis_url, key, rate, count, tag, start_at, out = sys.argv[1:]
 rate = float(rate)
 limiter = RedisRateLimiter(redis_url, key, rate) if redis_url else LocalRateLimiter(rate)
-embedder = OpenAIEmbedder(url, limiter=limiter, batch_size=5, concurrency=4, timeout=2)
+retry = RetryPolicy(max_attempts=10, backoff_cap=1.0, timeout=2)
+embedder = OpenAIEmbedder(url, limiter=limiter, batch_size=5, concurrency=4, retry=retry)
 time.sleep(max(0, float(start_at) - time.time()))  # both children start together
 texts = [f"{tag} text number {i}" for i in range(int(count))]
 open(out, "w").write(json.dumps(embedder.embed(texts)))
@@ -114,7 +118,7 @@ open(out, "w").write(json.dumps(embedder.embed(texts)))
 
 
 def run_children(api: FakeOpenAI, tmp_path: Path, redis_key: str | None, rate: float, count: int) -> None:
-    start_at = time.time() + 1.5
+    start_at = time.time() + 1.2  # children need ~0.6 s to import
     env = {**os.environ, "PYTHONPATH": SRC}
     procs = []
     for tag in ("alpha", "beta"):
@@ -123,7 +127,7 @@ def run_children(api: FakeOpenAI, tmp_path: Path, redis_key: str | None, rate: f
                 str(start_at), str(out)]
         procs.append((tag, out, subprocess.Popen([sys.executable, "-c", CHILD, *args], env=env)))
     for tag, out, proc in procs:
-        assert proc.wait(timeout=60) == 0
+        assert proc.wait(timeout=60) == 0, f"child {tag} failed"
         vectors = json.loads(out.read_text())
         expected = [fake_embedding(f"{tag} text number {i}") for i in range(count)]
         assert len(vectors) == count

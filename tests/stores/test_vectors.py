@@ -91,6 +91,18 @@ def test_get_keeps_order_and_omits_missing(store):
     assert hits[0].metadata == {"page": 3, "kind": "title", "bold": True, "weight": 0.5}
 
 
+def test_all_returns_every_item_across_pages(store, monkeypatch):
+    seed(store)
+    store.upsert("course-1", ["d", "e"], [unit(3), unit(4)], ["delta", "epsilon"], [{"page": 4}, {}])
+    monkeypatch.setattr(store, "_batch_size", lambda: 2)  # three pages of at most two items
+    hits = store.all("course-1")
+    assert sorted(h.id for h in hits) == ["a", "b", "c", "d", "e"]
+    by_id = {h.id: h for h in hits}
+    assert by_id["b"].text == "beta" and by_id["b"].metadata == {"page": 2, "kind": "text"}
+    assert by_id["e"].metadata == {} and by_id["d"].metadata == {"page": 4}
+    assert store.all("never-made") == []
+
+
 def test_delete_by_ids_and_by_where(store):
     seed(store)
     store.delete("course-1", ids=["a"])

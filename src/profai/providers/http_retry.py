@@ -12,7 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -140,13 +140,16 @@ def check_status(response: httpx.Response, body: bytes, what: str) -> None:
 
 
 def call_with_retries(attempt: Callable[[httpx.Timeout], T], *, what: str, deadline: float | None = None,
-                      limiter: RateLimiter | None = None, policy: RetryPolicy = DEFAULT_POLICY) -> T:
+                      limiter: RateLimiter | None = None, policy: RetryPolicy = DEFAULT_POLICY,
+                      max_attempts: int | None = None, timeout: float | None = None) -> T:
     """Run `attempt(timeouts)` until it succeeds, each try taking a rate-limit permit first.
 
     `attempt` raises _Transient (via check_status), MalformedResponse or an httpx transport error to
     ask for another try. Raises ProviderUnavailable when the attempts or the deadline run out, and
-    lets ProviderError through at once.
+    lets ProviderError through at once. `max_attempts` / `timeout` override the policy's.
     """
+    if max_attempts is not None or timeout is not None:
+        policy = replace(policy, max_attempts=max_attempts or policy.max_attempts, timeout=timeout or policy.timeout)
     last = "no attempt made"
     for n in range(1, policy.max_attempts + 1):
         if limiter is not None:

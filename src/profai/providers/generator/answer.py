@@ -165,8 +165,7 @@ def _similarity(embed: Embed, query: str, candidates: list[_Candidate]) -> list[
 
 def _query_weights(question: str, query: str) -> dict[str, float]:
     """Term weights: the question's own terms 1, terms borrowed from history EXPANSION_WEIGHT."""
-    own = set(topic_terms(question))
-    weights = {t: 1.0 for t in own}
+    weights = dict.fromkeys(topic_terms(question), 1.0)  # a dict, not a set: sums in a fixed order
     for t in topic_terms(query):
         weights.setdefault(t, EXPANSION_WEIGHT)
     return weights

@@ -12,6 +12,7 @@ import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from profai.ingest.text import split_sentences
 from profai.providers.generator.keyterms import KeyTermIndex, count_terms
@@ -29,7 +30,7 @@ _GENERIC = frozenset(
     numbers way case cases part parts form type kind thing time point result results certain easiest
     official preferable alone stands mixed provide effective integrated coherent written important useful
     special general usual able need different same usually data file files name names list line lines
-    item items entry entries table well also called given giving making work appendix figure see note""".split()
+    item items entry entries table well also called given giving making work appendix figure see note instead""".split()
 )
 _ADJECTIVE_ENDINGS = ("ed", "ly", "ive", "ous", "ful", "ible")
 # Words that come before nouns: a single word seen after one of them is likely a thing, not a
@@ -91,7 +92,7 @@ class _Item:
     sentence: str
     term: _Term
     defining: bool
-    start: int  # character offset of the sentence in the lesson content
+    at: float  # where the sentence starts in the lesson, 0..1
 
 
 def make_questions(
@@ -176,7 +177,6 @@ class _CorpusFacts:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.lower = text.lower()
         self.lower_words = set(re.findall(r"(?<![\w.])[a-z][\w'’-]*", text))
         # Capitalised mid-sentence (after a lowercase word or a comma): a name, not a sentence start.
         self.names = set(re.findall(r"(?<=[a-z,;] )[A-Z][\w'’-]*", text))
@@ -194,16 +194,19 @@ def _term_pool(lessons: Sequence[QuizLesson], corpus: str) -> list[_Term]:
     for i, lesson in enumerate(lessons):
         extra = index.top_terms(counts[i], len(lesson.key_terms) + EXTRA_TERMS)
         for rank, surface in enumerate(list(lesson.key_terms) + extra):
-            term = _make_term(surface, i, rank, rank < len(lesson.key_terms), facts)
+            term = _make_term(surface, i, rank, rank < len(lesson.key_terms), facts, lesson.content)
             if term is not None and term.key not in pool:
                 pool[term.key] = term
     return list(pool.values())
 
 
-def _make_term(surface: str, lesson: int, rank: int, is_key: bool, facts: _CorpusFacts) -> _Term | None:
+def _make_term(
+    surface: str, lesson: int, rank: int, is_key: bool, facts: _CorpusFacts, content: str
+) -> _Term | None:
     surface = " ".join(surface.split())
     key = frozenset(tokenize(surface))
-    if not key or surface.lower() not in facts.lower:
+    # Whole words only: "RData" of ".RData" could never be blanked or checked against a sentence.
+    if not key or _find(surface, content) is None:
         return None
     first = surface.split()[0]
     # "Vectors" was first seen starting a sentence; shown as an option it should read "vectors".
@@ -270,24 +273,32 @@ def _items(lesson: QuizLesson, index: int, terms: list[_Term]) -> list[_Item]:
     """Every (sentence, key term of this lesson in it) pair worth a question."""
     own = sorted((t for t in terms if t.lesson == index and t.answerable), key=lambda t: t.rank)
     out: list[_Item] = []
+    squashed = " ".join(lesson.content.split())
     cursor = 0
     for sentence in split_sentences(lesson.content):
-        start = _locate(lesson.content, sentence, cursor)
-        cursor = max(cursor, start)
+        # split_sentences squashes whitespace, so offsets are in the squashed content.
+        found = squashed.find(sentence, cursor)
+        start = found if found >= 0 else cursor
+        cursor = start
         if not _clozeworthy(sentence):
             continue
+        lowered = sentence.lower()
         for term in own:
-            match = _find(term.surface, sentence)
-            if match is None:
+            if term.surface.lower() not in lowered or _find(term.surface, sentence) is None:
                 continue
-            defining = bool(re.match(rf"^(?:An?\s+|The\s+)?{re.escape(term.surface)}\s+{_DEFINING_VERBS}\b",
-                                     sentence, re.IGNORECASE)) or bool(
-                re.search(rf"\b(?:called|known as|termed)\s+(?:an?\s+|the\s+)?{re.escape(term.surface)}\b",
-                          sentence, re.IGNORECASE))
             # The blank must leave enough of the sentence to answer from.
             if len(sentence) - len(term.surface) * len(_pattern(term.surface).findall(sentence)) >= 30:
-                out.append(_Item(index, sentence, term, defining, start))
+                out.append(_Item(index, sentence, term, _defines(term.surface, sentence), start / len(squashed)))
     return out
+
+
+def _defines(surface: str, sentence: str) -> bool:
+    """"X is ...", "An X consists of ..." or "... called X": the sentence defines the term."""
+    term = re.escape(surface)
+    return bool(
+        re.match(rf"(?:An?\s+|The\s+)?{term}\s+{_DEFINING_VERBS}\b", sentence, re.IGNORECASE)
+        or re.search(rf"\b(?:called|known as|termed)\s+(?:an?\s+|the\s+)?{term}\b", sentence, re.IGNORECASE)
+    )
 
 
 def _clozeworthy(sentence: str) -> bool:
@@ -370,6 +381,7 @@ def _distractors(item: _Item, terms: list[_Term], difficulty: str, rng: random.R
 # --- text helpers ---------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=8192)
 def _pattern(surface: str) -> re.Pattern[str]:
     # Not inside a dotted or hyphenated name: no "install" in "install.packages()", no "light" in
     # "light-dependent".
@@ -380,21 +392,17 @@ def _find(surface: str, text: str) -> re.Match[str] | None:
     return _pattern(surface).search(text)
 
 
-def _locate(content: str, sentence: str, cursor: int) -> int:
-    """Character offset of a sentence in the content (whitespace differs after splitting)."""
-    head = re.escape(sentence[:40]).replace(r"\ ", r"\s+")
-    found = re.compile(head).search(content, cursor) or re.compile(head).search(content)
-    return found.start() if found else cursor
-
-
 def _page_of(item: _Item, lesson: QuizLesson) -> int:
-    """The sentence's page: found in `lesson.pages` when given, else estimated from its offset."""
-    squashed = " ".join(item.sentence.split())
-    for number, text in lesson.pages:
-        if squashed in " ".join(text.split()):
-            return number
+    """The page the sentence starts on: found in `lesson.pages` when given, else estimated."""
+    if lesson.pages:
+        # Pages joined, so a sentence running over a page break is found too.
+        joined, starts = "", []
+        for number, text in lesson.pages:
+            starts.append((len(joined), number))
+            joined += " ".join(text.split()) + " "
+        at = joined.find(" ".join(item.sentence.split()))
+        if at >= 0:
+            return max((start, number) for start, number in starts if start <= at)[1]
     if lesson.page_end <= lesson.page_start or not lesson.content:
         return lesson.page_start
-    share = item.start / len(lesson.content)
-    return min(lesson.page_end, lesson.page_start + int(share * (lesson.page_end - lesson.page_start + 1)))
-
+    return min(lesson.page_end, lesson.page_start + int(item.at * (lesson.page_end - lesson.page_start + 1)))

@@ -1,0 +1,130 @@
+"""Extractive answers over R-intro.pdf retrieved from a real Chroma store with the real embedder."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from profai.ingest.chunking import chunk_document
+from profai.ingest.pdf import PdfDocument, read_pdf
+from profai.providers.embedder import OnnxMiniLM
+from profai.providers.generator.answer import NOT_FOUND, Answer, answer_question, expand_query, is_follow_up
+from profai.retrieval.hybrid import HybridRetriever
+from profai.stores.vectors import ChromaVectorStore
+
+R_INTRO = Path("/usr/share/R/doc/manual/R-intro.pdf")
+FIRST, LAST = 14, 34  # chapters 2-5: vectors to matrices
+COURSE = "course-answers"
+MARKER = re.compile(r" \[(\d+)\]$")
+
+
+@pytest.fixture(scope="module")
+def embedder() -> OnnxMiniLM:
+    return OnnxMiniLM(threads=2)
+
+
+@pytest.fixture(scope="module")
+def doc() -> PdfDocument:
+    full = read_pdf(R_INTRO, "R-intro.pdf")
+    return PdfDocument(full.filename, full.sha256, [p for p in full.pages if FIRST <= p.number <= LAST], [])
+
+
+@pytest.fixture(scope="module")
+def retriever(tmp_path_factory, doc, embedder) -> HybridRetriever:
+    store = ChromaVectorStore.embedded(tmp_path_factory.mktemp("chroma"))
+    chunks = chunk_document(doc)
+    store.upsert(
+        COURSE, [c.id for c in chunks], embedder.embed([c.text for c in chunks]), [c.text for c in chunks],
+        [{"source_file": c.source_file, "page_start": c.page_start, "page_end": c.page_end} for c in chunks],
+    )
+    return HybridRetriever(store, lambda text: embedder.embed([text])[0])
+
+
+def squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def assert_cited_verbatim(answer: Answer, doc: PdfDocument) -> None:
+    """Every sentence carries a marker, and every quote is on the pages its citation names."""
+    assert answer.grounded and answer.text == " ".join(answer.sentences)
+    assert 2 <= len(answer.sentences) <= 4
+    numbers = [int(MARKER.search(s).group(1)) for s in answer.sentences]
+    assert sorted(set(numbers)) == [c.number for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    assert [n for i, n in enumerate(numbers) if n not in numbers[:i]] == sorted(set(numbers))  # first use order
+    pages = {p.number: squash(p.text) for p in doc.pages}
+    for citation in answer.citations:
+        assert citation.source_file == "R-intro.pdf" and citation.quotes
+        cited = " ".join(pages[n] for n in range(citation.page_start, citation.page_end + 1))
+        for quote in citation.quotes:
+            assert squash(quote) in cited
+            assert f"{quote} [{citation.number}]" in answer.sentences
+
+
+@pytest.mark.parametrize(
+    ("question", "pages"),
+    [
+        ("How do I compute the mean income for each state?", {23, 24}),
+        ("What is the difference between NA and NaN?", {17}),
+        ("How can I stick matrices together side by side?", {32, 33}),
+        ("How do I turn a vector into a matrix with a dim attribute?", {26, 21}),
+    ],
+)
+def test_answers_quote_their_cited_pages(retriever, doc, question, pages):
+    answer = answer_question(question, retriever.search(COURSE, question))
+    assert_cited_verbatim(answer, doc)
+    assert any(c.page_start <= page <= c.page_end for c in answer.citations for page in pages)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What is the capital city of France?", "How do I bake a loaf of sourdough bread?",
+     "Who won the football World Cup in 2018?", "How do vaccines train the immune system?"],
+)
+def test_off_topic_questions_are_not_answered(retriever, question):
+    for mode in ("hybrid", "keyword"):
+        answer = answer_question(question, retriever.search(COURSE, question, mode=mode))
+        assert not answer.grounded
+        assert answer.text == NOT_FOUND and answer.sentences == [NOT_FOUND] and answer.citations == []
+
+
+def test_no_passages_means_not_found():
+    assert answer_question("What is a vector?", []).grounded is False
+    assert answer_question("", []).text == NOT_FOUND
+
+
+def test_follow_up_questions_borrow_the_previous_topic(retriever, doc):
+    history = [("How do I compute the mean income for each state with tapply?", "...")]
+    follow_up = "What does it return?"
+    assert is_follow_up(follow_up)
+    query = expand_query(follow_up, history)
+    assert query.startswith(follow_up) and "tapply" in query and "income" in query
+    answer = answer_question(follow_up, retriever.search(COURSE, query), history)
+    assert_cited_verbatim(answer, doc)
+    assert any("tapply" in q for c in answer.citations for q in c.quotes)
+
+
+def test_expand_query_leaves_standalone_questions_alone():
+    history = [("How do I compute the mean income for each state with tapply?", "...")]
+    standalone = "How do I create a frequency table from two factors?"
+    assert not is_follow_up(standalone)
+    assert expand_query(standalone, history) == standalone
+    assert expand_query("What about its arguments?", []) == "What about its arguments?"
+    assert "tapply" in expand_query("And for matrices?", history)
+
+
+def test_expand_query_looks_back_two_questions_at_most():
+    history = [("Tell me about quokkas", ""), ("What are wombats?", ""), ("Where do they live?", "")]
+    query = expand_query("And what do they eat?", history)
+    assert "wombats" in query and "quokkas" not in query
+
+
+def test_an_embedder_ranks_sentences_by_meaning_too(retriever, doc, embedder):
+    question = "How can I check which values of a vector are missing?"
+    answer = answer_question(question, retriever.search(COURSE, question), embed=embedder.embed)
+    assert_cited_verbatim(answer, doc)
+
+
+def test_the_same_input_gives_the_same_answer(retriever):
+    question = "How are character strings written and escaped?"
+    passages = retriever.search(COURSE, question)
+    assert answer_question(question, passages) == answer_question(question, passages)

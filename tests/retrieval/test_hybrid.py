@@ -1,0 +1,161 @@
+"""Hybrid retrieval on a real embedded Chroma store with the real MiniLM embedder over R-intro.pdf."""
+
+from pathlib import Path
+
+import pytest
+
+from profai.ingest.chunking import chunk_document
+from profai.ingest.pdf import PdfDocument, read_pdf
+from profai.providers.embedder import OnnxMiniLM
+from profai.retrieval.hybrid import RRF_K, HybridRetriever, rrf
+from profai.stores.vectors import ChromaVectorStore
+
+R_INTRO = Path("/usr/share/R/doc/manual/R-intro.pdf")
+FIRST, LAST = 14, 34  # chapters 2-5: vectors to matrices, ~65 passages
+COURSE = "course-r-intro"
+
+
+def upsert_chunks(store, collection, chunks, embedder) -> None:
+    store.upsert(
+        collection, [c.id for c in chunks], embedder.embed([c.text for c in chunks]), [c.text for c in chunks],
+        [{"source_file": c.source_file, "page_start": c.page_start, "page_end": c.page_end, "position": c.position}
+         for c in chunks],
+    )
+
+
+@pytest.fixture(scope="module")
+def embedder() -> OnnxMiniLM:
+    return OnnxMiniLM(threads=2)
+
+
+@pytest.fixture(scope="module")
+def doc() -> PdfDocument:
+    full = read_pdf(R_INTRO, "R-intro.pdf")
+    return PdfDocument(full.filename, full.sha256, [p for p in full.pages if FIRST <= p.number <= LAST], [])
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, doc, embedder) -> ChromaVectorStore:
+    store = ChromaVectorStore.embedded(tmp_path_factory.mktemp("chroma"))
+    upsert_chunks(store, COURSE, chunk_document(doc), embedder)
+    return store
+
+
+class CountingStore:
+    """The real store, counting how often the retriever loads a whole collection."""
+
+    def __init__(self, store):
+        self.store, self.loads = store, 0
+
+    def all(self, collection):
+        self.loads += 1
+        return self.store.all(collection)
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+
+@pytest.fixture
+def retriever(store, embedder) -> HybridRetriever:
+    return HybridRetriever(store, lambda text: embedder.embed([text])[0])
+
+
+def page_text(doc: PdfDocument, number: int) -> str:
+    return next(p.text for p in doc.pages if p.number == number)
+
+
+def test_rrf_sums_reciprocal_ranks():
+    fused = dict(rrf([["a", "b", "c"], ["c", "a"]], k=60))
+    assert fused["a"] == pytest.approx(1 / 61 + 1 / 62)
+    assert fused["c"] == pytest.approx(1 / 63 + 1 / 61)
+    assert fused["b"] == pytest.approx(1 / 62)
+    assert [i for i, _ in rrf([["a", "b", "c"], ["c", "a"]])] == ["a", "c", "b"]
+    weighted = dict(rrf([["a"], ["b"]], k=60, weights=[1.0, 0.5]))
+    assert weighted["a"] == pytest.approx(2 * weighted["b"])
+
+
+def test_vector_mode_returns_passages_with_provenance(retriever, doc):
+    passages = retriever.search(COURSE, "How do I find the eigenvalues of a symmetric matrix?", top_k=3, mode="vector")
+    assert len(passages) == 3
+    assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+    top = passages[0]
+    assert top.source_file == "R-intro.pdf" and top.page_start <= 31 <= top.page_end
+    assert top.vector_score == top.score and top.keyword_score is None
+    # The passage text is really on its pages.
+    first_sentence = top.text.split(". ")[0][:60]
+    pages = " ".join(page_text(doc, n) for n in range(top.page_start, top.page_end + 1))
+    assert " ".join(first_sentence.split()) in " ".join(pages.split())
+
+
+def test_keyword_mode_ranks_by_bm25(retriever):
+    passages = retriever.search(COURSE, "tapply incomes", top_k=5, mode="keyword")
+    assert passages and all(p.keyword_score and p.vector_score is None for p in passages)
+    assert "tapply" in passages[0].text
+    assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+    assert retriever.search(COURSE, "xylophone", mode="keyword") == []
+
+
+def test_hybrid_is_the_rrf_of_both_rankings(retriever):
+    query = "How can I glue strings and numbers together into labels?"
+    depth = retriever.candidates
+    vector = [p.id for p in retriever.search(COURSE, query, top_k=depth, mode="vector")]
+    keyword = [p.id for p in retriever.search(COURSE, query, top_k=depth, mode="keyword")]
+    expected = rrf([vector, keyword], k=RRF_K)[:5]
+    hybrid = retriever.search(COURSE, query, top_k=5)
+    assert [p.id for p in hybrid] == [i for i, _ in expected]
+    assert [p.score for p in hybrid] == pytest.approx([s for _, s in expected])
+    # A passage both rankings found carries both scores.
+    both = [p for p in hybrid if p.id in vector and p.id in keyword]
+    assert both and all(p.vector_score is not None and p.keyword_score is not None for p in both)
+
+
+@pytest.mark.parametrize(
+    ("question", "pages"),
+    [
+        ("What happens to missing values when I do arithmetic on them?", {17}),
+        ("How do I make a frequency table from two factors?", {33, 34}),
+        ("How can I combine matrices column by column?", {32, 33}),
+    ],
+)
+def test_hybrid_finds_the_answering_pages(retriever, question, pages):
+    passages = retriever.search(COURSE, question, top_k=5)
+    assert len(passages) == 5 and len({p.id for p in passages}) == 5
+    assert any(p.page_start <= page <= p.page_end for p in passages for page in pages)
+
+
+def test_the_index_is_cached_and_rebuilt_when_the_collection_changes(store, embedder):
+    counting = CountingStore(store)
+    retriever = HybridRetriever(counting, lambda text: embedder.embed([text])[0])
+    retriever.search(COURSE, "vectors", mode="keyword")
+    retriever.search(COURSE, "matrices", mode="keyword")
+    assert counting.loads == 1
+
+    # A new passage in another collection: found by keyword once added, with one more load.
+    store.upsert("course-extra", ["x1"], embedder.embed(["Quokkas live on Rottnest Island."]),
+                 ["Quokkas live on Rottnest Island."], [{"source_file": "zoo.pdf", "page_start": 1, "page_end": 1}])
+    assert [p.id for p in retriever.search("course-extra", "quokkas", mode="keyword")] == ["x1"]
+    store.upsert("course-extra", ["x2"], embedder.embed(["Wombats dig burrows."]),
+                 ["Wombats dig burrows."], [{"source_file": "zoo.pdf", "page_start": 2, "page_end": 2}])
+    hits = retriever.search("course-extra", "wombats burrows", mode="keyword")
+    assert [p.id for p in hits] == ["x2"] and hits[0].page_start == 2
+    assert counting.loads == 3
+    store.drop("course-extra")
+
+
+def test_the_cache_keeps_only_the_last_few_courses(store, embedder):
+    counting = CountingStore(store)
+    retriever = HybridRetriever(counting, lambda text: embedder.embed([text])[0], cache_size=1)
+    store.upsert("course-b", ["b1"], embedder.embed(["Lists hold components."]), ["Lists hold components."],
+                 [{"source_file": "b.pdf", "page_start": 1, "page_end": 1}])
+    for collection in (COURSE, "course-b", COURSE):
+        retriever.search(collection, "lists components", mode="keyword")
+    assert counting.loads == 3  # course-b pushed the first course out
+    store.drop("course-b")
+
+
+def test_missing_collection_empty_query_and_bad_mode(retriever):
+    for mode in ("hybrid", "vector", "keyword"):
+        assert retriever.search("course-that-does-not-exist", "vectors", mode=mode) == []
+    assert retriever.search(COURSE, "   ") == []
+    with pytest.raises(ValueError):
+        retriever.search(COURSE, "vectors", mode="fuzzy")
