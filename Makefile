@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip -q --disable-pip-version-check
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps run test lint bench bench-ingest bench-upload bench-scale worker flower clean
+.PHONY: setup system-deps run test lint bench bench-ingest bench-upload bench-scale bench-csv bench-retrieval bench-chat bench-audio worker flower clean
 
 setup: $(STAMP)
 
@@ -40,7 +40,7 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check src tests bench
 
-bench: bench-ingest bench-upload bench-scale
+bench: bench-ingest bench-upload bench-scale bench-csv bench-retrieval bench-chat bench-audio
 
 bench-ingest: setup system-deps
 	$(PY) bench/ingest_pdf.py
@@ -52,6 +52,18 @@ bench-upload: setup system-deps
 bench-scale: setup system-deps
 	command -v wrk >/dev/null || apt-get install -y -qq wrk
 	$(PY) bench/scale.py
+
+bench-csv: setup system-deps
+	$(PY) bench/ingest_csv.py
+
+bench-retrieval: setup system-deps
+	$(PY) bench/retrieval.py
+
+bench-chat: setup system-deps
+	$(PY) bench/chat.py
+
+bench-audio: setup system-deps
+	$(PY) bench/audio.py
 
 # A Celery worker for the distributed stack (JOB_RUNNER=celery, DATABASE_URL, REDIS_URL set).
 worker: setup

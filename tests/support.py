@@ -31,3 +31,28 @@ def wait_job(client: TestClient, job_id: str, timeout: float = 120) -> dict:
             return body
         time.sleep(0.1)
     raise AssertionError(f"job {job_id} did not finish in {timeout} s: {body}")
+
+
+def r_intro_chapters(first: int = 14, last: int = 34):
+    """Pages first..last of R-intro.pdf (chapters 2-5, vectors to matrices: ~65 passages)."""
+    from profai.ingest.pdf import PdfDocument, read_pdf
+
+    full = read_pdf(R_MANUALS / "R-intro.pdf", "R-intro.pdf")
+    return PdfDocument(full.filename, full.sha256, [p for p in full.pages if first <= p.number <= last], [])
+
+
+def upsert_chunks(store, collection: str, chunks, embedder) -> None:
+    """Embed chunks and store them the way the course pipeline does."""
+    store.upsert(
+        collection, [c.id for c in chunks], embedder.embed([c.text for c in chunks]), [c.text for c in chunks],
+        [{"source_file": c.source_file, "page_start": c.page_start, "page_end": c.page_end, "position": c.position}
+         for c in chunks],
+    )
+
+
+def upload_course(client: TestClient, pdf: Path, title: str) -> int:
+    """Build a course through the API and return its id."""
+    with pdf.open("rb") as f:
+        job_id = client.post("/api/upload-pdfs", data={"course_title": title},
+                             files={"files": (pdf.name, f, "application/pdf")}).json()["job_id"]
+    return wait_job(client, job_id)["result"]["course_id"]

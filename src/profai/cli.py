@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,24 @@ from profai.settings import get_settings
 
 app = typer.Typer(help="ProfAI: turn teaching material into courses.", no_args_is_help=True)
 console = Console()
+
+
+@contextmanager
+def _container(runner: str = "none"):
+    """A Container for one command; expected errors print their code and exit 2."""
+    from profai.errors import ProfAIError
+    from profai.wiring import build_container
+
+    ctx = build_container(get_settings(), runner=runner, compute_processes=None if runner == "local" else 0)
+    if ctx.runner is not None:
+        ctx.runner.start()
+    try:
+        yield ctx
+    except ProfAIError as exc:
+        console.print(f"[red]{exc.code}:[/red] {exc.message}")
+        raise typer.Exit(2) from None
+    finally:
+        ctx.close()
 
 
 @app.command()
@@ -49,15 +68,11 @@ def ingest(
     title: Annotated[str, typer.Option("--title", "-t", help="Course title")],
 ) -> None:
     """Build a course from PDFs here and now, with a progress bar; prints the outline."""
-    from profai.errors import ProfAIError
     from profai.services import courses as course_service
     from profai.services import jobs as job_service
     from profai.services.uploads import IncomingFile
-    from profai.wiring import build_container
 
-    ctx = build_container(get_settings(), runner="local")
-    ctx.runner.start()
-    try:
+    with _container("local") as ctx:
         handles = [f.open("rb") for f in files]
         try:
             job = course_service.start_course_job(
@@ -71,11 +86,6 @@ def ingest(
             console.print(f"[red]Failed:[/red] {job.error}")
             raise typer.Exit(1)
         _print_outline(course_service.get_course(ctx, job.result["course_id"]))
-    except ProfAIError as exc:
-        console.print(f"[red]{exc.code}:[/red] {exc.message}")
-        raise typer.Exit(2) from None
-    finally:
-        ctx.close()
 
 
 def _follow(ctx, job_id: str, get_job):
@@ -105,35 +115,68 @@ def _print_outline(course) -> None:
 def courses() -> None:
     """List courses."""
     from profai.services import courses as course_service
-    from profai.wiring import build_container
 
-    ctx = build_container(get_settings(), runner="none", compute_processes=0)
-    try:
+    with _container() as ctx:
         rows, total = course_service.list_courses(ctx)
         for course, modules, lessons in rows:
             console.print(f"{course.id:>5}  {course.title}  [dim]{modules} modules, {lessons} lessons, "
                           f"{course.created_at:%Y-%m-%d %H:%M}[/dim]")
         console.print(f"[dim]{total} course(s)[/dim]")
-    finally:
-        ctx.close()
+
+
+@app.command()
+def ask(
+    course_id: Annotated[int, typer.Argument(help="Course number (see `profai courses`)")],
+    question: Annotated[str, typer.Argument(help="Your question")],
+    session: Annotated[str | None, typer.Option(help="Continue a conversation (its session id)")] = None,
+) -> None:
+    """Ask a course a question; the answer streams, then its sources."""
+    from profai.providers.generator.base import ChatAnswer
+    from profai.services import chat as chat_service
+
+    with _container() as ctx:
+        prepared = chat_service.prepare(ctx, course_id, question, session)
+        answer = None
+        for piece in chat_service.stream(ctx, prepared):
+            if isinstance(piece, ChatAnswer):
+                answer = piece
+            else:
+                console.print(piece, end="", soft_wrap=True)
+        console.print()
+        if answer.note:
+            console.print(f"[yellow]{answer.note}[/yellow]")
+        for src in chat_service.sources(answer, prepared.passages):
+            pages = f"p. {src['page']}" + (f"-{src['page_end']}" if src["page_end"] != src["page"] else "")
+            console.print(f"[dim][{src['number']}] {src['file']}, {pages}: {src['quote'][:160]}[/dim]")
+        console.print(f"[dim]session {prepared.session_id}[/dim]")
+
+
+@app.command()
+def speak(
+    text: Annotated[str, typer.Argument(help="Text to read aloud")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Audio file to write")] = Path("speech.wav"),
+    language: Annotated[str | None, typer.Option(help="Language, e.g. en, hi, ta")] = None,
+    voice: Annotated[str | None, typer.Option(help="A voice of the speech engine")] = None,
+) -> None:
+    """Speak text into an audio file (eSpeak NG offline by default)."""
+    from profai.services.audio import speak as speak_text
+
+    with _container() as ctx:
+        s = ctx.settings
+        audio = speak_text(ctx.speech, text, language or s.speech_language, voice or s.speech_voice,
+                           max_chars=s.tts_max_chars)
+        out.write_bytes(audio.path.read_bytes())
+        console.print(f"{out} ({audio.seconds:.1f} s, {audio.media_type})")
 
 
 @app.command("import-json")
 def import_json(path: Annotated[Path, typer.Argument(help="A seed-era course_output.json", exists=True)]) -> None:
     """Load courses from the old JSON files into the database (safe to run twice)."""
-    from profai.errors import ProfAIError
     from profai.services.imports import import_json as run_import
-    from profai.wiring import build_container
 
-    ctx = build_container(get_settings(), runner="none", compute_processes=0)
-    try:
+    with _container() as ctx:
         for course_id, created in run_import(ctx, path):
             console.print(f"course {course_id}: {'imported' if created else 'already imported'}")
-    except ProfAIError as exc:
-        console.print(f"[red]{exc.code}:[/red] {exc.message}")
-        raise typer.Exit(2) from None
-    finally:
-        ctx.close()
 
 
 dataset_app = typer.Typer(help="CSV datasets: rows into a searchable vector index.", no_args_is_help=True)
@@ -150,15 +193,11 @@ def dataset_add(
     metadata_column: Annotated[list[str] | None, typer.Option("--metadata-column", help="Column(s) to keep")] = None,
 ) -> None:
     """Index a CSV file here and now, with a progress bar; lists the rows it could not take."""
-    from profai.errors import ProfAIError
     from profai.services import datasets as dataset_service
     from profai.services import jobs as job_service
     from profai.services.uploads import IncomingFile
-    from profai.wiring import build_container
 
-    ctx = build_container(get_settings(), runner="local")
-    ctx.runner.start()
-    try:
+    with _container("local") as ctx:
         with file.open("rb") as handle:
             job = dataset_service.start_dataset(
                 ctx, IncomingFile(file.name, handle), namespace=namespace, id_column=id_column,
@@ -176,11 +215,6 @@ def dataset_add(
             console.print(f"  [dim]... {report.errors_total - len(report.errors)} more[/dim]")
         if report.job.status == "failed":
             raise typer.Exit(1)
-    except ProfAIError as exc:
-        console.print(f"[red]{exc.code}:[/red] {exc.message}")
-        raise typer.Exit(2) from None
-    finally:
-        ctx.close()
 
 
 @dataset_app.command("search")
@@ -190,19 +224,11 @@ def dataset_search(
     top_k: Annotated[int, typer.Option("--top-k", "-k")] = 5,
 ) -> None:
     """Rows nearest in meaning to TEXT."""
-    from profai.errors import ProfAIError
     from profai.services import datasets as dataset_service
-    from profai.wiring import build_container
 
-    ctx = build_container(get_settings(), runner="none", compute_processes=0)
-    try:
+    with _container() as ctx:
         for hit in dataset_service.query(ctx, namespace, text, top_k):
             console.print(f"{hit['score']:.3f}  [bold]{hit['id']}[/bold]  {hit['text'][:100]}")
-    except ProfAIError as exc:
-        console.print(f"[red]{exc.code}:[/red] {exc.message}")
-        raise typer.Exit(2) from None
-    finally:
-        ctx.close()
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from factories import make_pdf
 from fakes.openai_server import FakeOpenAI
 from profai.api import create_app
 from profai.wiring import build_container
-from support import make_settings, wait_job
+from support import make_settings, upload_course
 
 QUESTION = "What does chlorophyll absorb?"
 
@@ -45,11 +45,7 @@ def client(tmp_path_factory, api):
     ctx = build_container(settings, compute_processes=0)
     ctx.runner.start()
     with TestClient(create_app(ctx=ctx)) as c:
-        pdf = make_pdf(root / "biology.pdf")
-        with pdf.open("rb") as f:
-            job_id = c.post("/api/upload-pdfs", data={"course_title": "Biology"},
-                            files={"files": ("biology.pdf", f, "application/pdf")}).json()["job_id"]
-        c.course_id = wait_job(c, job_id)["result"]["course_id"]
+        c.course_id = upload_course(c, make_pdf(root / "biology.pdf"), "Biology")
         yield c
     ctx.close()
 

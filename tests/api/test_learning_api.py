@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from factories import make_pdf
 from profai.api import create_app
 from profai.wiring import build_container
-from support import make_settings, wait_job
+from support import make_settings, upload_course
 
 
 @pytest.fixture(scope="module")
@@ -21,11 +21,7 @@ def client(tmp_path_factory):
     ctx = build_container(make_settings(root / "data", TTS_MAX_CHARS=500), compute_processes=0)
     ctx.runner.start()
     with TestClient(create_app(ctx=ctx)) as c:
-        pdf = make_pdf(root / "biology.pdf")
-        with pdf.open("rb") as f:
-            job_id = c.post("/api/upload-pdfs", data={"course_title": "Biology"},
-                            files={"files": ("biology.pdf", f, "application/pdf")}).json()["job_id"]
-        c.course_id = wait_job(c, job_id)["result"]["course_id"]
+        c.course_id = upload_course(c, make_pdf(root / "biology.pdf"), "Biology")
         yield c
     ctx.close()
 

@@ -66,3 +66,33 @@ def test_import_json_is_idempotent(tmp_path):
     path.write_text("{not json")
     bad = _profai("import-json", str(path), data_dir=data)
     assert bad.returncode == 2 and "invalid_course_json" in bad.stdout
+
+
+def test_ask_and_speak(tmp_path):
+    data = tmp_path / "d"
+    assert _profai("ingest", str(make_pdf(tmp_path / "biology.pdf")), "--title", "Bio", data_dir=data).returncode == 0
+    out = _profai("ask", "1", "What does chlorophyll absorb?", data_dir=data)
+    assert out.returncode == 0, out.stderr + out.stdout
+    assert "light" in out.stdout.lower() and "[1] biology.pdf, p." in out.stdout and "session " in out.stdout
+    assert "course_not_found" in _profai("ask", "99", "What is ATP?", data_dir=data).stdout
+
+    wav = tmp_path / "hello.wav"
+    out = _profai("speak", "Photosynthesis makes glucose.", "--out", str(wav), data_dir=data)
+    assert out.returncode == 0, out.stderr + out.stdout
+    assert wav.read_bytes()[:4] == b"RIFF" and wav.stat().st_size > 10_000
+    assert "empty_text" in _profai("speak", " ", data_dir=data).stdout
+
+
+def test_dataset_add_reports_rows_and_search_finds_them(tmp_path):
+    from factories import make_csv
+
+    data = tmp_path / "d"
+    csv_file = make_csv(tmp_path / "rows.csv", 40, extra=[["", "no id", "text", "music", "easy"]])
+    out = _profai("dataset", "add", str(csv_file), "-n", "cat", "--id-column", "id", "--text-column", "title",
+                  "--text-column", "description", "--metadata-column", "topic", data_dir=data)
+    assert out.returncode == 0, out.stderr + out.stdout
+    assert "partially_completed" in out.stdout and "40 of 41 rows" in out.stdout
+    assert "line 42: empty_id" in out.stdout
+    found = _profai("dataset", "search", "cat", "growing seedlings in compost", "-k", "3", data_dir=data)
+    assert found.returncode == 0 and found.stdout.count("row-") == 3
+    assert "unknown_namespace" in _profai("dataset", "search", "dog", "x", data_dir=data).stdout

@@ -205,18 +205,22 @@ class FakeOpenAI:
                 return await app(scope, receive, send)
             arrived = time.monotonic()
             scope.setdefault("state", {})["arrived"] = arrived
-            status = 0
+            recorded = False
 
+            # Logged when the answer starts, so a client reading a stream to its end always finds
+            # its request in the log; a request that never got an answer is logged with status 0.
             async def send_logged(message):
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = message["status"]
+                nonlocal recorded
+                if message["type"] == "http.response.start" and not recorded:
+                    recorded = True
+                    self._record(arrived, scope["path"], message["status"])
                 await send(message)
 
             try:
                 await app(scope, receive, send_logged)
             finally:
-                self._record(arrived, scope["path"], status)
+                if not recorded:
+                    self._record(arrived, scope["path"], 0)
 
         return asgi
 

@@ -1,19 +1,17 @@
 """Extractive answers over R-intro.pdf retrieved from a real Chroma store with the real embedder."""
 
 import re
-from pathlib import Path
 
 import pytest
 
 from profai.ingest.chunking import chunk_document
-from profai.ingest.pdf import PdfDocument, read_pdf
+from profai.ingest.pdf import PdfDocument
 from profai.providers.embedder import OnnxMiniLM
 from profai.providers.generator.answer import NOT_FOUND, Answer, answer_question, expand_query, is_follow_up
 from profai.retrieval.hybrid import HybridRetriever
 from profai.stores.vectors import ChromaVectorStore
+from support import r_intro_chapters, upsert_chunks
 
-R_INTRO = Path("/usr/share/R/doc/manual/R-intro.pdf")
-FIRST, LAST = 14, 34  # chapters 2-5: vectors to matrices
 COURSE = "course-answers"
 MARKER = re.compile(r" \[(\d+)\]$")
 
@@ -25,18 +23,13 @@ def embedder() -> OnnxMiniLM:
 
 @pytest.fixture(scope="module")
 def doc() -> PdfDocument:
-    full = read_pdf(R_INTRO, "R-intro.pdf")
-    return PdfDocument(full.filename, full.sha256, [p for p in full.pages if FIRST <= p.number <= LAST], [])
+    return r_intro_chapters()
 
 
 @pytest.fixture(scope="module")
 def retriever(tmp_path_factory, doc, embedder) -> HybridRetriever:
     store = ChromaVectorStore.embedded(tmp_path_factory.mktemp("chroma"))
-    chunks = chunk_document(doc)
-    store.upsert(
-        COURSE, [c.id for c in chunks], embedder.embed([c.text for c in chunks]), [c.text for c in chunks],
-        [{"source_file": c.source_file, "page_start": c.page_start, "page_end": c.page_end} for c in chunks],
-    )
+    upsert_chunks(store, COURSE, chunk_document(doc), embedder)
     return HybridRetriever(store, lambda text: embedder.embed([text])[0])
 
 

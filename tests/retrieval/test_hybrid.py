@@ -1,26 +1,17 @@
 """Hybrid retrieval on a real embedded Chroma store with the real MiniLM embedder over R-intro.pdf."""
 
-from pathlib import Path
 
 import pytest
 
 from profai.ingest.chunking import chunk_document
-from profai.ingest.pdf import PdfDocument, read_pdf
+from profai.ingest.pdf import PdfDocument
 from profai.providers.embedder import OnnxMiniLM
 from profai.retrieval.hybrid import RRF_K, HybridRetriever, rrf
 from profai.stores.vectors import ChromaVectorStore
+from support import r_intro_chapters, upsert_chunks
 
-R_INTRO = Path("/usr/share/R/doc/manual/R-intro.pdf")
-FIRST, LAST = 14, 34  # chapters 2-5: vectors to matrices, ~65 passages
 COURSE = "course-r-intro"
 
-
-def upsert_chunks(store, collection, chunks, embedder) -> None:
-    store.upsert(
-        collection, [c.id for c in chunks], embedder.embed([c.text for c in chunks]), [c.text for c in chunks],
-        [{"source_file": c.source_file, "page_start": c.page_start, "page_end": c.page_end, "position": c.position}
-         for c in chunks],
-    )
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +21,7 @@ def embedder() -> OnnxMiniLM:
 
 @pytest.fixture(scope="module")
 def doc() -> PdfDocument:
-    full = read_pdf(R_INTRO, "R-intro.pdf")
-    return PdfDocument(full.filename, full.sha256, [p for p in full.pages if FIRST <= p.number <= LAST], [])
+    return r_intro_chapters()
 
 
 @pytest.fixture(scope="module")

@@ -86,5 +86,6 @@ def delete_course(ctx: Container, course_id: int) -> None:
         keys = [f["key"] for f in (job.payload.get("files", []) if job else [])]
     if job_id:
         ctx.vectors.drop(course_collection(job_id))
+        ctx.retriever.forget(course_collection(job_id))  # its cached keyword index too
     for key in keys:
         ctx.blobs.delete(key)

@@ -1,0 +1,96 @@
+"""Chat over WebSocket with the extractive backend: 20 students at once, each asking questions
+from bench/retrieval_questions.json about R-intro.pdf. Time to first token and to the full
+answer, p50/p95 (goal: first token p95 under 300 ms on 2 cores). Retrieval recall@5, hybrid vs
+vector-only, comes from bench/retrieval.py and is copied in when present.
+
+Usage: python bench/chat.py [--students 20] [--questions-each 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import websockets
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+from common import R_MANUALS, RESULTS, PeakRss, percentile, save  # noqa: E402
+
+from procs import kill_group, poll_job, start_server  # noqa: E402
+
+QUESTIONS = Path(__file__).with_name("retrieval_questions.json")
+
+
+async def student(url: str, course_id: int, questions: list[str], firsts: list, fulls: list) -> None:
+    async with websockets.connect(url.replace("http", "ws") + "/ws/chat", max_size=2**24) as ws:
+        session = None
+        for question in questions:
+            started = time.perf_counter()
+            await ws.send(json.dumps({"course_id": course_id, "question": question, "session_id": session}))
+            first = None
+            while True:
+                frame = json.loads(await ws.recv())
+                if frame["type"] == "error":
+                    raise RuntimeError(frame)
+                if frame["type"] == "session":
+                    session = frame["session_id"]
+                if frame["type"] == "token" and first is None:
+                    first = time.perf_counter() - started
+                if frame["type"] == "end":
+                    break
+            firsts.append(first)
+            fulls.append(time.perf_counter() - started)
+
+
+async def load(url: str, course_id: int, students: int, each: int, questions: list[str]) -> tuple[list, list, float]:
+    firsts: list[float] = []
+    fulls: list[float] = []
+    started = time.perf_counter()
+    await asyncio.gather(*(student(url, course_id, [questions[(s * each + i) % len(questions)] for i in range(each)],
+                                   firsts, fulls) for s in range(students)))
+    return firsts, fulls, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--students", type=int, default=20)
+    parser.add_argument("--questions-each", type=int, default=5)
+    args = parser.parse_args()
+    questions = [q["question"] for q in json.loads(QUESTIONS.read_text())["questions"]]
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        proc, url = start_server({"PROFAI_DATA_DIR": str(tmp / "data")}, tmp / "server.log")
+        try:
+            pdf = R_MANUALS / "R-intro.pdf"
+            with pdf.open("rb") as f:
+                job_id = httpx.post(f"{url}/api/upload-pdfs", data={"course_title": "An Introduction to R"},
+                                    files={"files": (pdf.name, f, "application/pdf")}, timeout=60).json()["job_id"]
+            course_id = poll_job(url, job_id, timeout=600)["result"]["course_id"]
+            asyncio.run(load(url, course_id, 2, 2, questions))  # warm up: model and keyword index loaded
+            with PeakRss(proc.pid) as rss:
+                firsts, fulls, wall = asyncio.run(load(url, course_id, args.students, args.questions_each, questions))
+        finally:
+            kill_group(proc, signal.SIGTERM)
+    figures = {
+        "students": args.students, "questions": len(fulls), "generator": "extractive",
+        "first_token_ms": {"p50": round(percentile(firsts, 50) * 1000), "p95": round(percentile(firsts, 95) * 1000)},
+        "full_answer_ms": {"p50": round(percentile(fulls, 50) * 1000), "p95": round(percentile(fulls, 95) * 1000)},
+        "answers_per_s": round(len(fulls) / wall, 1), "server_peak_rss_mb": round(rss.peak_mb),
+    }
+    retrieval = RESULTS / "retrieval.json"
+    if retrieval.exists():
+        modes = json.loads(retrieval.read_text())["modes"]
+        figures["retrieval_recall_at_5"] = {mode: v["recall_at_5"] for mode, v in modes.items()}
+    save("chat", figures)
+
+
+if __name__ == "__main__":
+    main()

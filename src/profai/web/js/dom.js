@@ -1,0 +1,24 @@
+// DOM helpers. Every piece of server text goes into the page through textContent (via h()),
+// never innerHTML, so course content cannot inject markup.
+
+export const $ = (id) => document.getElementById(id);
+
+/** A DOM element: h("a", {href: "#/", class: "x", onclick: fn}, "text", child). */
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value == null || value === false) continue;
+    if (key === "class") el.className = value;
+    else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else el.setAttribute(key, value === true ? "" : String(value));
+  }
+  el.append(...children.flat().filter((c) => c != null && c !== false));
+  return el;
+}
+
+export function show(el, visible = true) { el.hidden = !visible; }
+
+export function showError(el, message) {
+  el.textContent = message || "";
+  show(el, Boolean(message));
+}

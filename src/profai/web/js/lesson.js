@@ -1,0 +1,187 @@
+// One course: its contents in the sidebar, the panel the route asks for, a lesson and its Listen button.
+
+import { api, fetchBlob } from "./api.js";
+import { showChat } from "./chat.js";
+import { $, h, show, showError } from "./dom.js";
+import { pagesLabel, plural } from "./format.js";
+import { resetQuiz } from "./quiz.js";
+import { focusHeading, routes, state } from "./state.js";
+
+// ---------------------------------------------------------------------------------- course view
+
+export async function openCourse(courseId, seq) {
+  resetCourseView();
+  $("course-heading").textContent = "Loading course…";
+  try {
+    const course = await api(`/api/courses/${courseId}`);
+    if (seq !== state.seq) return false;
+    state.course = course;
+    fillCourse(course);
+    return true;
+  } catch (err) {
+    if (seq !== state.seq) return false;
+    $("course-heading").textContent = err.status === 404 ? "Course not found" : "Could not open the course";
+    showError($("course-error"), err.message);
+    show($("course-body"), false);
+    return false;
+  }
+}
+
+function resetCourseView() {
+  state.course = null;
+  stopAudio();
+  showError($("course-error"), "");
+  show($("course-body"));
+  $("course-files-list").textContent = "";
+  $("module-list").replaceChildren();
+  resetQuiz();
+}
+
+function fillCourse(course) {
+  document.title = `${course.title} · ProfAI`;
+  $("course-heading").textContent = course.title;
+  $("course-files-list").textContent = course.source_files?.length
+    ? `From ${course.source_files.map((f) => `${f.filename} (${plural(f.pages, "page")})`).join(", ")}`
+    : "";
+  $("module-list").replaceChildren(...course.modules.map((m, i) =>
+    h("li", { class: "module" },
+      h("span", { class: "module-title" }, `${i + 1}. ${m.title}`),
+      h("ol", { class: "lessons" }, m.lessons.map((l) =>
+        h("li", {}, h("a", { href: routes.lesson(course.id, l.id), "data-lesson": l.id }, l.title)))))));
+  $("nav-chat").href = routes.chat(course.id);
+  $("nav-quiz").href = routes.quiz(course.id);
+  $("quiz-module").replaceChildren(h("option", { value: "" }, "The whole course"),
+    ...course.modules.map((m) => h("option", { value: m.id }, m.title)));
+}
+
+function allLessons(course) {
+  return course.modules.flatMap((m, i) => m.lessons.map((l) => ({ ...l, module: m, moduleNumber: i + 1 })));
+}
+
+export function showPanel(route) {
+  const course = state.course;
+  const panels = { lesson: $("lesson-panel"), chat: $("chat-panel"), quiz: $("quiz-panel") };
+  for (const [name, el] of Object.entries(panels)) show(el, name === route.panel);
+  // Mark where the reader is in the sidebar.
+  for (const a of document.querySelectorAll("#course-nav a")) a.removeAttribute("aria-current");
+  let current = route.panel === "chat" ? $("nav-chat") : route.panel === "quiz" ? $("nav-quiz") : null;
+  collapseNav();
+
+  if (route.panel === "lesson") {
+    const lessons = allLessons(course);
+    const index = route.lessonId == null ? 0 : lessons.findIndex((l) => l.id === route.lessonId);
+    if (!lessons.length || index < 0) {
+      show(panels.lesson, false);
+      showError($("course-error"), lessons.length ? "That lesson is not part of this course." : "This course has no lessons yet.");
+      return;
+    }
+    showError($("course-error"), "");
+    showLesson(course, lessons, index);
+    current = document.querySelector(`#course-nav a[data-lesson="${lessons[index].id}"]`);
+    focusHeading(route.lessonId == null ? $("course-heading") : $("lesson-title"));
+  } else if (route.panel === "chat") {
+    stopAudio();
+    showChat(course);
+    focusHeading($("chat-heading"));
+  } else {
+    stopAudio();
+    document.title = `Quiz · ${course.title} · ProfAI`;
+    focusHeading($("quiz-heading"));
+  }
+  current?.setAttribute("aria-current", "page");
+}
+
+function collapseNav() {
+  $("nav-toggle").setAttribute("aria-expanded", "false");
+  $("course-nav").classList.remove("open");
+}
+
+export function toggleNav() {
+  const open = $("nav-toggle").getAttribute("aria-expanded") !== "true";
+  $("nav-toggle").setAttribute("aria-expanded", String(open));
+  $("course-nav").classList.toggle("open", open);
+}
+
+// -------------------------------------------------------------------------------------- lesson
+
+function showLesson(course, lessons, index) {
+  const lesson = lessons[index];
+  if ($("lesson-panel").dataset.lesson !== String(lesson.id)) stopAudio();
+  $("lesson-panel").dataset.lesson = lesson.id;
+  document.title = `${lesson.title} · ${course.title} · ProfAI`;
+  $("lesson-module").textContent = `Module ${lesson.moduleNumber} · ${lesson.module.title}`;
+  $("lesson-title").textContent = lesson.title;
+  $("lesson-source").textContent = pagesLabel(lesson.source_file, lesson.page_start, lesson.page_end);
+  $("lesson-summary").textContent = lesson.summary || "No summary for this lesson.";
+  $("lesson-terms").replaceChildren(...(lesson.key_terms || []).map((t) => h("li", {}, t)));
+  show($("terms-section"), Boolean(lesson.key_terms?.length));
+  $("lesson-content").replaceChildren(...paragraphs(lesson.content).map((p) => h("p", {}, p)));
+
+  const prev = lessons[index - 1];
+  const next = lessons[index + 1];
+  pagerLink($("prev-lesson"), prev && routes.lesson(course.id, prev.id), prev && `← ${prev.title}`);
+  pagerLink($("next-lesson"), next && routes.lesson(course.id, next.id), next && `${next.title} →`);
+}
+
+function paragraphs(text) {
+  const blocks = (text || "").split(/\n\s*\n/).map((p) => p.replace(/\s*\n\s*/g, " ").trim()).filter(Boolean);
+  return blocks.length ? blocks : ["This lesson has no text."];
+}
+
+function pagerLink(a, href, label) {
+  show(a, Boolean(href));
+  if (href) { a.href = href; a.textContent = label; }
+}
+
+// --------------------------------------------------------------------------------------- audio
+
+const audioState = { url: null, lessonKey: null, loading: null };
+
+export function stopAudio() {
+  const audio = $("lesson-audio");
+  audio.pause();
+  audio.removeAttribute("src");
+  audio.load();
+  show(audio, false);
+  if (audioState.url) URL.revokeObjectURL(audioState.url);
+  Object.assign(audioState, { url: null, lessonKey: null, loading: null });
+  $("listen-status").textContent = "";
+  $("listen-button").textContent = "Listen";
+  $("listen-button").disabled = false;
+}
+
+export async function listen() {
+  const audio = $("lesson-audio");
+  const course = state.course;
+  const lessonId = $("lesson-panel").dataset.lesson;
+  const key = `${course.id}/${lessonId}`;
+  if (audioState.lessonKey === key) {  // already loaded: the button plays and pauses
+    if (audio.paused) audio.play().catch(() => {}); else audio.pause();
+    return;
+  }
+  const button = $("listen-button");
+  const status = $("listen-status");
+  button.disabled = true;
+  status.textContent = "Preparing audio…";
+  const loading = {};
+  audioState.loading = loading;
+  try {
+    // Fetched rather than streamed through <audio src>, so a failure shows the server's message.
+    const blob = await fetchBlob(`/api/courses/${course.id}/lessons/${lessonId}/audio`);
+    if (audioState.loading !== loading) return;  // the reader moved on meanwhile
+    audioState.url = URL.createObjectURL(blob);
+    audioState.lessonKey = key;
+    audio.src = audioState.url;
+    show(audio);
+    status.textContent = "";
+    await audio.play().catch(() => { status.textContent = "Audio ready; press play."; });
+  } catch (err) {
+    if (audioState.loading === loading) status.textContent = `Could not play the lesson: ${err.message}`;
+  } finally {
+    if (audioState.loading === loading) button.disabled = false;
+  }
+}
+
+export function syncListenButton() {
+  $("listen-button").textContent = $("lesson-audio").paused ? "Listen" : "Pause";
+}
