@@ -47,10 +47,9 @@ def prepare(ctx: Container, course_id: Any, question: str | None, session_id: st
     if not isinstance(course_id, int) or isinstance(course_id, bool):
         raise InvalidInput("course_id must be a course's number", code="missing_course_id")
     with session_scope(ctx.sessions) as session:
-        course = courses_repo.get(session, course_id)
-        if course is None:
+        exists, collection = courses_repo.collection_of(session, course_id)
+        if not exists:
             raise NotFound(f"Course {course_id} not found", code="course_not_found")
-        collection = course.collection
         if session_id:
             chat = chat_repo.get_session(session, session_id)
             if chat is None or chat.course_id != course_id:

@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -176,14 +177,23 @@ def _candidates(passages: Sequence[Passage]) -> list[_Candidate]:
     seen: set[str] = set()
     out: list[_Candidate] = []
     for rank, passage in enumerate(passages):
-        for order, sentence in enumerate(split_sentences(passage.text)):
-            sentence = _BULLET_RE.sub("", sentence)
-            key = " ".join(sentence.lower().split())
-            if key in seen or not _answer_worthy(sentence):
-                continue
-            seen.add(key)
-            out.append(_Candidate(sentence, rank, order, frozenset(tokenize(sentence))))
+        for order, sentence, key, terms in _prose(passage.text):
+            if key not in seen:
+                seen.add(key)
+                out.append(_Candidate(sentence, rank, order, terms))
     return out
+
+
+@lru_cache(maxsize=4096)
+def _prose(text: str) -> tuple[tuple[int, str, str, frozenset[str]], ...]:
+    """(position, sentence, dedup key, terms) of a passage's answer-worthy sentences; cached since
+    the same passages come back question after question."""
+    out = []
+    for order, sentence in enumerate(split_sentences(text)):
+        sentence = _BULLET_RE.sub("", sentence)
+        if _answer_worthy(sentence):
+            out.append((order, sentence, " ".join(sentence.lower().split()), frozenset(tokenize(sentence))))
+    return tuple(out)
 
 
 def _answer_worthy(sentence: str) -> bool:
