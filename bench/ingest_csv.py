@@ -147,7 +147,8 @@ def main() -> None:
         if "model" in phases:
             figures["model_alone"] = model_alone(csv_path, min(args.rows, 5000))
         if "local" in phases:
-            figures["local"] = {f"workers_{w}": local(csv_path, int(w), tmp) for w in args.workers.split(",")}
+            figures.setdefault("local", {}).update(
+                {f"workers_{w}": local(csv_path, int(w), tmp) for w in args.workers.split(",")})
         if "hosted" in phases:
             figures["hosted"] = hosted(csv_path, tmp)
         if "kill" in phases:

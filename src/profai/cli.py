@@ -48,7 +48,7 @@ def serve(
 
     s = get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(s), host=host or s.host, port=port or s.port, log_level="info")
+    uvicorn.run(create_app(s), host=host or s.host, port=port or s.port, log_level="info", access_log=s.access_log)
 
 
 @app.command()

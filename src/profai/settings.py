@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), alias="PROFAI_DATA_DIR")
     host: str = Field("127.0.0.1", alias="HOST")
     port: int = Field(5001, alias="PORT")
+    # One log line per request costs more than a status read itself; a proxy in front logs them too.
+    access_log: bool = Field(False, alias="ACCESS_LOG")
 
     # Relational data: SQLite under data_dir unless DATABASE_URL is set (and USE_DATABASE is not false).
     use_database: bool = Field(True, alias="USE_DATABASE")

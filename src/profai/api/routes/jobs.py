@@ -12,7 +12,9 @@ router = APIRouter(prefix="/api", tags=["jobs"])
 
 
 @router.get("/jobs/{job_id}", response_model=JobStatus)
-def get_job(ctx: CtxDep, job_id: str):
+async def get_job(ctx: CtxDep, job_id: str):
+    # One primary-key read: run it on the event loop rather than hop to a worker thread, which
+    # under many pollers costs more than the query and queues them for pooled connections.
     return JobStatus.of(job_service.get_job(ctx, job_id))
 
 
