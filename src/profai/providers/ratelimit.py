@@ -33,12 +33,37 @@ def _spacing(rate: float, margin: float) -> float:
     return (1 + margin) / rate
 
 
+# A caller that wakes more than this share of the spacing after its slot (a loaded host delayed
+# the thread) would crowd the next caller's request: it drops the slot and reserves another.
+LATE = 0.25
+
+
+class _Spaced:
+    """acquire() for limiters that hand out evenly spaced slots via `_reserve(deadline)`."""
+
+    spacing: float
+
+    def _reserve(self, deadline: float | None) -> float:
+        """Reserve the next slot; returns it as a time.monotonic() value."""
+        raise NotImplementedError
+
+    def acquire(self, deadline: float | None = None) -> None:
+        """Wait for a slot of one's own, on time."""
+        while True:
+            slot = self._reserve(deadline)
+            pause = slot - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            if time.monotonic() - slot <= LATE * self.spacing:
+                return
+
+
 def _too_late(wait: float, deadline: float | None) -> ProviderUnavailable:
     left = max(0.0, (deadline or 0) - time.monotonic())
     return ProviderUnavailable(f"rate limit: the next free slot is {wait:.2f} s away, past the deadline in {left:.2f} s")
 
 
-class LocalRateLimiter:
+class LocalRateLimiter(_Spaced):
     """Thread-safe limiter for one process; a copy in another process limits that process alone."""
 
     def __init__(self, rate: float, margin: float = MARGIN):
@@ -53,8 +78,7 @@ class LocalRateLimiter:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)  # type: ignore[misc]
 
-    def acquire(self, deadline: float | None = None) -> None:
-        """Reserve the next slot and sleep until it."""
+    def _reserve(self, deadline: float | None) -> float:
         with self._lock:
             now = time.monotonic()
             slot = max(self._next, now)
@@ -62,8 +86,7 @@ class LocalRateLimiter:
                 # Not reserved: a slot we will never use must not delay the other callers.
                 raise _too_late(slot - now, deadline)
             self._next = slot + self.spacing
-        if slot > now:
-            time.sleep(slot - now)
+            return slot
 
 
 # KEYS[1]: the key holding the next free slot (µs of the Redis clock).
@@ -86,7 +109,7 @@ return {1, wait}
 """
 
 
-class RedisRateLimiter:
+class RedisRateLimiter(_Spaced):
     """One limit shared by every process on every host that uses the same Redis key."""
 
     def __init__(self, redis_url: str, key: str, rate: float, margin: float = MARGIN):
@@ -102,7 +125,7 @@ class RedisRateLimiter:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)  # type: ignore[misc]
 
-    def _reserve(self) -> Any:
+    def _script_once(self) -> Any:
         with self._lock:
             if self._script is None:
                 import redis
@@ -111,13 +134,13 @@ class RedisRateLimiter:
                 self._script = client.register_script(_RESERVE)
             return self._script
 
-    def acquire(self, deadline: float | None = None) -> None:
-        """Reserve the next shared slot and sleep until it."""
+    def _reserve(self, deadline: float | None) -> float:
         import redis
 
+        asked = time.monotonic()
         max_wait = -1 if deadline is None else max(0, int((deadline - time.monotonic()) * 1e6))
         try:
-            reserved, wait_us = self._reserve()(keys=[self.key], args=[int(self.spacing * 1e6), max_wait])
+            reserved, wait_us = self._script_once()(keys=[self.key], args=[int(self.spacing * 1e6), max_wait])
         except redis.RedisError as exc:
             # Only host/port/db in the message: the URL may carry a password.
             where = self.redis_url.rsplit("@", 1)[-1]
@@ -125,8 +148,7 @@ class RedisRateLimiter:
         wait = int(wait_us) / 1e6
         if not int(reserved):
             raise _too_late(wait, deadline)
-        if wait > 0:
-            time.sleep(wait)
+        return asked + wait
 
 
 def build_rate_limiter(s: Settings, name: str, rate: float | None = None) -> RateLimiter:
