@@ -83,16 +83,26 @@ def local(csv_path: Path, workers: int, tmp: Path) -> dict:
 
 
 def hosted(csv_path: Path, tmp: Path) -> dict:
-    from fakes.openai_server import FakeOpenAI
+    """The fake OpenAI server runs as its own process, so its log times arrivals on its own clock
+    and GIL, not the client's."""
+    from fakes.openai_server import max_in_window, read_log
+    from procs import free_port, kill_group, start_process, wait_http
 
-    with FakeOpenAI(rate_limit=5) as fake:
+    port, log = free_port(), tmp / "openai-requests.log"
+    server = start_process([sys.executable, str(Path(__file__).parents[1] / "tests" / "fakes" / "openai_server.py"),
+                            "--port", str(port), "--rate-limit", "5", "--log", str(log)], {}, tmp / "openai.log")
+    try:
+        wait_http(f"http://127.0.0.1:{port}/docs", server, tmp / "openai.log")
         settings = Settings(_env_file=None, PROFAI_DATA_DIR=tmp / "hosted", EMBEDDER="openai",
-                            EMBEDDING_BASE_URL=fake.url, OPENAI_API_KEY="bench", OPENAI_RATE_LIMIT=5,
-                            BATCH_SIZE=100, MAX_WORKERS=3, COMPUTE_PROCESSES=1)
+                            EMBEDDING_BASE_URL=f"http://127.0.0.1:{port}/v1", OPENAI_API_KEY="bench",
+                            OPENAI_RATE_LIMIT=5, BATCH_SIZE=100, MAX_WORKERS=3, COMPUTE_PROCESSES=1)
         figures = run_task(settings, csv_path, "bench-hosted")
-        figures.update(requests=fake.count("/v1/embeddings"), refused_429=fake.count("/v1/embeddings", 429),
-                       max_requests_in_any_second=fake.max_in_window(1.0, "/v1/embeddings"))
-    figures["bound_s"] = round(figures["rows"] / 100 / 5, 1)
+    finally:
+        kill_group(server, signal.SIGTERM)
+    calls = [(t, status) for t, path, status in read_log(log) if path == "/v1/embeddings"]
+    figures.update(requests=len(calls), refused_429=sum(1 for _, status in calls if status == 429),
+                   max_requests_in_any_second=max_in_window([t for t, _ in calls]),
+                   bound_s=round(figures["rows"] / 100 / 5, 1))
     return figures
 
 
