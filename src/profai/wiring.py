@@ -115,6 +115,7 @@ class Container:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    reads: Engine  # autocommit, for the status reads that many clients poll
     vectors: VectorStore
     blobs: LocalBlobStore
     compute: ComputePool
@@ -158,6 +159,7 @@ class Container:
             self.runner.stop()
         self.compute.shutdown()
         self.engine.dispose()
+        self.reads.dispose()
 
 
 def build_container(s: Settings, *, runner: str | None = None, compute_processes: int | None = None) -> Container:
@@ -169,7 +171,8 @@ def build_container(s: Settings, *, runner: str | None = None, compute_processes
     upgrade(engine)
     processes = default_processes(s) if compute_processes is None else compute_processes
     ctx = Container(
-        settings=s, engine=engine, sessions=make_session_factory(engine), vectors=build_vectors(s),
+        settings=s, engine=engine, sessions=make_session_factory(engine),
+        reads=make_engine(s.sqlalchemy_url, hot_reads=True), vectors=build_vectors(s),
         blobs=LocalBlobStore(s.data_dir / "uploads"), compute=ComputePool(s, processes),
     )
     kind = runner or s.job_runner

@@ -138,3 +138,45 @@ def test_unknown_ids(client, path, code):
     resp = client.get(path)
     assert resp.status_code in (404, 422)
     assert resp.json()["code"] == code
+
+
+def test_a_body_that_is_not_a_form_is_refused(client, ctx):
+    resp = client.post("/api/upload-pdfs", json={"course_title": "Course", "files": ["a.pdf"]})
+    assert resp.status_code == 415
+    assert resp.json()["code"] == "not_multipart"
+    _assert_nothing_left(client, ctx)
+
+
+def test_malformed_multipart_is_refused_and_nothing_is_kept(client, ctx, tmp_path):
+    good = make_pdf(tmp_path / "a.pdf").read_bytes()
+    part = (b'--XyZ\r\nContent-Disposition: form-data; name="files"; filename="a.pdf"\r\n'
+            b"Content-Type: application/pdf\r\n\r\n" + good)
+    headers = {"content-type": "multipart/form-data; boundary=XyZ"}
+    # The body stops inside the file: no closing boundary.
+    resp = client.post("/api/upload-pdfs", content=part, headers=headers)
+    assert resp.status_code == 422
+    assert resp.json()["code"] == "invalid_multipart"
+    # Garbage where a part's headers should be.
+    resp = client.post("/api/upload-pdfs", content=b"--XyZ\r\n\x00\x01 not a header\r\n\r\n--XyZ--\r\n",
+                       headers=headers)
+    assert resp.status_code == 422
+    assert resp.json()["code"] == "invalid_multipart"
+    _assert_nothing_left(client, ctx)
+
+
+def test_an_overlong_text_field_is_refused(client, ctx, tmp_path):
+    good = make_pdf(tmp_path / "a.pdf").read_bytes()
+    resp = _post(client, [("a.pdf", good, "application/pdf")], title="x" * 100_000)
+    assert resp.status_code == 413
+    assert resp.json()["code"] == "field_too_large"
+    _assert_nothing_left(client, ctx)
+
+
+def test_a_file_is_kept_only_with_a_valid_title(client, ctx, tmp_path):
+    good = make_pdf(tmp_path / "a.pdf").read_bytes()
+    # The file arrives (and is stored) before the title is checked; refusing must remove it.
+    resp = client.post("/api/upload-pdfs", files=[("files", ("a.pdf", good, "application/pdf"))],
+                       data={"course_title": "   "})
+    assert resp.status_code == 422
+    assert resp.json()["code"] == "missing_course_title"
+    _assert_nothing_left(client, ctx)

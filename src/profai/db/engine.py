@@ -7,20 +7,41 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, Row
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import Select
 
 
-def make_engine(url: str) -> Engine:
-    """An engine tuned for its backend: WAL and a busy timeout on SQLite, pre-ping on servers."""
+def make_engine(url: str, *, hot_reads: bool = False) -> Engine:
+    """An engine tuned for its backend: WAL and a busy timeout on SQLite, pre-ping on servers.
+
+    `hot_reads` makes the engine for single-statement reads that many clients poll (job status):
+    autocommit and no pre-ping, which saves three of the four round trips a read otherwise costs
+    (ping, BEGIN, COMMIT); `fetch_one` retries the one read that meets a dropped connection."""
+    options = {"isolation_level": "AUTOCOMMIT"} if hot_reads else {}
     if url.startswith("sqlite"):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_recycle=1800)
+    return create_engine(url, pool_pre_ping=not hot_reads, pool_size=10, max_overflow=20, pool_recycle=1800,
+                         **options)
+
+
+def fetch_one(engine: Engine, statement: Select) -> Row | None:
+    """The first row of a read on a hot-reads engine; a connection that a database restart
+    dropped fails once, invalidates the pool, and the retry gets a fresh one."""
+    for attempt in (1, 2):
+        try:
+            with engine.connect() as conn:
+                return conn.execute(statement).first()
+        except DBAPIError as exc:
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+    return None
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

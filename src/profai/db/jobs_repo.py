@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import case, false, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
 
 from profai.db.models import Job, utcnow
 
@@ -36,6 +37,15 @@ def create(
 
 def get(session: Session, job_id: str) -> Job | None:
     return session.get(Job, job_id, populate_existing=True)
+
+
+# What a status read shows; selected by name so the row reads like a Job.
+STATUS_COLUMNS = (Job.id, Job.kind, Job.status, Job.progress, Job.message, Job.created_at, Job.started_at,
+                  Job.completed_at, Job.updated_at, Job.attempts, Job.result, Job.error, Job.error_code)
+
+
+def status_query(job_id: str) -> Select:
+    return select(*STATUS_COLUMNS).where(Job.id == job_id)
 
 
 def claim(session: Session, job_id: str, owner: str, lease_seconds: float) -> bool:

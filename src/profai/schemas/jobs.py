@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy.engine import Row
 
 from profai.db.models import Job
 
@@ -33,7 +34,7 @@ class JobStatus(BaseModel):
     error_code: str | None = None
 
     @classmethod
-    def of(cls, job: Job) -> JobStatus:
+    def of(cls, job: Job | Row) -> JobStatus:
         return cls(
             job_id=job.id, kind=job.kind, status=job.status, progress=job.progress, message=job.message,
             created_at=job.created_at, started_at=job.started_at, completed_at=job.completed_at,

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from profai.db import jobs_repo
-from profai.db.engine import session_scope
+from profai.db.engine import fetch_one, session_scope
 from profai.db.models import Job
 from profai.errors import Conflict, NotFound
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Row
+
     from profai.wiring import Container
 
 
@@ -19,6 +21,14 @@ def get_job(ctx: Container, job_id: str) -> Job:
     if job is None:
         raise NotFound(f"Job {job_id} not found", code="job_not_found")
     return job
+
+
+def job_status(ctx: Container, job_id: str) -> Row:
+    """What pollers see, by the cheapest read there is: one autocommit statement."""
+    row = fetch_one(ctx.reads, jobs_repo.status_query(job_id))
+    if row is None:
+        raise NotFound(f"Job {job_id} not found", code="job_not_found")
+    return row
 
 
 def cancel_job(ctx: Container, job_id: str) -> Job:

@@ -14,9 +14,23 @@ from profai.stores.blobs import LocalBlobStore
 
 
 @dataclass
+class StoredBlob:
+    key: str
+    size: int
+    sha256: str
+
+
+@dataclass
 class IncomingFile:
+    """A file arriving as a stream, or one the API already streamed into the blob store."""
+
     filename: str | None
-    stream: BinaryIO
+    stream: BinaryIO | None = None
+    stored: StoredBlob | None = None
+
+
+def too_large(max_bytes: int) -> str:
+    return f"larger than the {max_bytes / 1024 / 1024:g} MB limit"
 
 
 def display_name(filename: str | None, fallback: str) -> str:
@@ -31,27 +45,29 @@ def save_uploads(
     max_files: int, check: Callable[[Path], dict[str, Any]],
 ) -> list[dict[str, Any]]:
     """Save and check every file, or none: on any error the ones saved so far are removed."""
-    if not files:
-        raise InvalidInput("No file was uploaded: send one or more files in the `files` field", code="no_files")
-    if len(files) > max_files:
-        raise InvalidInput(f"Too many files: {len(files)} sent, at most {max_files} per upload",
-                           code="too_many_files")
     saved: list[dict[str, Any]] = []
     try:
+        if not files:
+            raise InvalidInput("No file was uploaded: send one or more files in the `files` field", code="no_files")
+        if len(files) > max_files:
+            raise InvalidInput(f"Too many files: {len(files)} sent, at most {max_files} per upload",
+                               code="too_many_files")
         for n, f in enumerate(files, start=1):
             name = display_name(f.filename, f"file-{n}{suffix}")
-            key = blobs.new_key(prefix, suffix)
-            limit_mb = max_bytes / 1024 / 1024
             try:
-                size, sha = blobs.save_stream(
-                    key, f.stream, max_bytes, too_large_message=f"{name} is larger than the {limit_mb:g} MB limit"
-                )
-                saved.append({"key": key, "filename": name, "size": size, "sha256": sha})
-                saved[-1].update(check(blobs.path(key)))
+                blob = f.stored or _save(blobs, f, name, prefix, suffix, max_bytes)
+                saved.append({"key": blob.key, "filename": name, "size": blob.size, "sha256": blob.sha256})
+                saved[-1].update(check(blobs.path(blob.key)))
             except ProfAIError as exc:
                 raise type(exc)(f"{name}: {exc.message}", code=exc.code, status_code=exc.status_code) from None
     except BaseException:
-        for item in saved:
-            blobs.delete(item["key"])
+        for key in {item["key"] for item in saved} | {f.stored.key for f in files if f.stored}:
+            blobs.delete(key)
         raise
     return saved
+
+
+def _save(blobs: LocalBlobStore, f: IncomingFile, name: str, prefix: str, suffix: str, max_bytes: int) -> StoredBlob:
+    key = blobs.new_key(prefix, suffix)
+    size, sha = blobs.save_stream(key, f.stream, max_bytes, too_large_message=too_large(max_bytes))
+    return StoredBlob(key, size, sha)

@@ -32,24 +32,50 @@ class LocalBlobStore:
 
     def save_stream(self, key: str, stream: BinaryIO, max_bytes: int, *, too_large_message: str) -> tuple[int, str]:
         """Copy a stream to the key in buffered pieces, stopping past max_bytes; returns size, sha256."""
+        with self.writer(key, max_bytes, too_large_message=too_large_message) as out:
+            while piece := stream.read(COPY_BUFFER):
+                out.write(piece)
+        return out.size, out.sha256
+
+    def writer(self, key: str, max_bytes: int, *, too_large_message: str) -> BlobWriter:
+        """A file at the key written piece by piece (hashing, counting, refusing past max_bytes);
+        used as a context manager, it removes the file if the writing fails."""
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        digest, size = hashlib.sha256(), 0
-        try:
-            with path.open("wb") as out:
-                while piece := stream.read(COPY_BUFFER):
-                    size += len(piece)
-                    if size > max_bytes:
-                        raise PayloadTooLarge(too_large_message)
-                    digest.update(piece)
-                    out.write(piece)
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
-        return size, digest.hexdigest()
+        return BlobWriter(key, path, max_bytes, too_large_message)
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
 
     def delete_prefix(self, prefix: str) -> None:
         shutil.rmtree(self.path(prefix), ignore_errors=True)
+
+
+class BlobWriter:
+    def __init__(self, key: str, path: Path, max_bytes: int, too_large_message: str):
+        self.key, self.path, self.max_bytes, self.too_large_message = key, path, max_bytes, too_large_message
+        self.size, self._digest, self._out = 0, hashlib.sha256(), path.open("wb")
+
+    def write(self, piece: bytes) -> None:
+        self.size += len(piece)
+        if self.size > self.max_bytes:
+            raise PayloadTooLarge(self.too_large_message)
+        self._digest.update(piece)
+        self._out.write(piece)
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+    def close(self) -> None:
+        self._out.close()
+
+    def abort(self) -> None:
+        self._out.close()
+        self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(self, exc_type, *_) -> None:
+        self.abort() if exc_type is not None else self.close()

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
 from profai.api.deps import CtxDep
+from profai.api.multipart import openapi_body, receive_upload
 from profai.errors import PayloadTooLarge
 from profai.schemas.courses import CourseList, CourseOut, CourseSummary
 from profai.schemas.jobs import JobAccepted, JobStatus, accepted
 from profai.services import courses as course_service
-from profai.services.uploads import IncomingFile
 
 router = APIRouter(prefix="/api", tags=["courses"])
 
-Files = Annotated[list[UploadFile] | None, File(description="One or more PDF files")]
-Title = Annotated[str | None, Form(description="Title of the course to build")]
+UPLOAD_BODY = openapi_body("files", "One or more PDF files", {"course_title": "Title of the course to build"})
 
 
 def _check_request_size(request: Request, ctx) -> None:
@@ -29,27 +26,30 @@ def _check_request_size(request: Request, ctx) -> None:
                               f"{ctx.settings.max_upload_mb:g} MB", code="file_too_large")
 
 
-async def _start(request: Request, ctx, files, course_title):
+async def _start(request: Request, ctx):
     _check_request_size(request, ctx)
-    incoming = [IncomingFile(f.filename, f.file) for f in (files or [])]
+    s = ctx.settings
+    form = await receive_upload(request, ctx.blobs, file_field="files", prefix="pdfs", suffix=".pdf",
+                                max_bytes=s.max_upload_bytes, max_files=s.max_files)
     try:
-        return await run_in_threadpool(course_service.start_course_job, ctx, course_title, incoming)
-    finally:
-        for f in files or []:
-            await f.close()
+        return await run_in_threadpool(course_service.start_course_job, ctx, form.fields.get("course_title"),
+                                       form.files)
+    except BaseException:
+        form.discard(ctx.blobs)
+        raise
 
 
-@router.post("/upload-pdfs", status_code=202, response_model=JobAccepted)
-async def upload_pdfs(request: Request, ctx: CtxDep, files: Files = None, course_title: Title = None):
+@router.post("/upload-pdfs", status_code=202, response_model=JobAccepted, openapi_extra=UPLOAD_BODY)
+async def upload_pdfs(request: Request, ctx: CtxDep):
     """Start building a course from PDFs; answers at once with the job to poll."""
-    job = await _start(request, ctx, files, course_title)
+    job = await _start(request, ctx)
     return accepted(job, f"/api/jobs/{job.id}", "PDF processing started")
 
 
-@router.post("/upload-pdfs-sync", deprecated=True, response_model=JobStatus)
-async def upload_pdfs_sync(request: Request, ctx: CtxDep, files: Files = None, course_title: Title = None):
+@router.post("/upload-pdfs-sync", deprecated=True, response_model=JobStatus, openapi_extra=UPLOAD_BODY)
+async def upload_pdfs_sync(request: Request, ctx: CtxDep):
     """Legacy: waits (at most SYNC_WAIT_SECONDS) for the course. Use /api/upload-pdfs instead."""
-    job = await _start(request, ctx, files, course_title)
+    job = await _start(request, ctx)
     job = await run_in_threadpool(course_service.wait_for_job, ctx, job.id, ctx.settings.sync_wait_seconds)
     return JobStatus.of(job)
 
