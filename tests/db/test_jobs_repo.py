@@ -117,3 +117,27 @@ def test_pending_in_arrival_order(sessions):
     ids = [_new(sessions) for _ in range(3)]
     with session_scope(sessions) as s:
         assert jobs_repo.next_pending(s) == ids
+
+
+def test_status_reads_see_commits_at_once_and_survive_a_dropped_connection(sessions, db_url):
+    """The hot-reads engine (autocommit, no pre-ping) reads what was just committed, and a pooled
+    connection the server dropped costs a retry, not an error."""
+    from sqlalchemy import text
+
+    from profai.db.engine import fetch_one
+
+    reads = make_engine(db_url, hot_reads=True)
+    job_id = _new(sessions)
+    assert fetch_one(reads, jobs_repo.status_query(job_id)).status == jobs_repo.PENDING
+    with session_scope(sessions) as s:
+        assert jobs_repo.claim(s, job_id, "w1", 30)
+    row = fetch_one(reads, jobs_repo.status_query(job_id))
+    assert (row.id, row.status, row.attempts) == (job_id, jobs_repo.PROCESSING, 1)
+    assert fetch_one(reads, jobs_repo.status_query("no-such-job")) is None
+    if db_url.startswith("postgresql"):
+        with reads.connect() as conn:
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        with sessions() as s:  # the server ends the pooled connection, as a restart would
+            assert s.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+        assert fetch_one(reads, jobs_repo.status_query(job_id)).status == jobs_repo.PROCESSING
+    reads.dispose()
