@@ -161,3 +161,21 @@ def test_missing_file_unknown_task_and_bad_queries(client, tmp_path):
                        ({"query": "x"}, "missing_field")]:
         resp = client.post("/api/v1/query", json=body)
         assert resp.status_code in (404, 422) and resp.json()["code"] == code, (body, resp.text)
+
+
+def test_oversized_or_extra_files_are_refused_while_streaming_and_leave_nothing(tmp_path):
+    ctx = build_container(make_settings(tmp_path / "data", MAX_DATASET_MB=0.01), compute_processes=0)
+    path = make_csv(tmp_path / "big.csv", 200)
+    assert path.stat().st_size > 0.01 * 1024 * 1024
+    small = make_csv(tmp_path / "small.csv", 3).read_bytes()
+    with TestClient(create_app(ctx=ctx)) as client:
+        client.ctx = ctx
+        resp = upload(client, path)
+        assert resp.status_code == 413 and resp.json()["code"] == "file_too_large", resp.text
+        assert "big.csv" in resp.json()["message"]
+        resp = client.post("/api/v1/datasets", data={"namespace": "n", "id_column": "id", "text_columns": "title"},
+                           files=[("file", ("a.csv", small, "text/csv")), ("file", ("b.csv", small, "text/csv"))])
+        assert resp.status_code == 422 and resp.json()["code"] == "too_many_files", resp.text
+        assert client.get("/api/v1/datasets").json()["datasets"] == []
+        assert not [p for p in ctx.blobs.root.rglob("*") if p.is_file()]
+    ctx.close()

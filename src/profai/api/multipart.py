@@ -24,8 +24,14 @@ MAX_FIELD_BYTES = 64 * 1024
 
 @dataclass
 class UploadForm:
-    fields: dict[str, str] = field(default_factory=dict)
+    fields: list[tuple[str, str]] = field(default_factory=list)  # in order; a name may repeat
     files: list[IncomingFile] = field(default_factory=list)
+
+    def get(self, name: str) -> str | None:
+        return next((value for key, value in self.fields if key == name), None)
+
+    def get_all(self, name: str) -> list[str] | None:
+        return [value for key, value in self.fields if key == name] or None
 
     def discard(self, blobs: LocalBlobStore) -> None:
         """Remove the files received, when the upload is refused after all."""
@@ -33,13 +39,15 @@ class UploadForm:
             blobs.delete(f.stored.key)
 
 
-def openapi_body(file_field: str, file_help: str, text_fields: dict[str, str]) -> dict:
-    """The request body as docs should show it, since the handler reads the body itself."""
+def openapi_body(file_field: str, file_help: str, text_fields: dict[str, str], required: tuple[str, ...] = ()) -> dict:
+    """The request body as docs should show it, since the handler reads the body itself; every
+    field is required unless `required` names some."""
     properties = {file_field: {"type": "array", "items": {"type": "string", "format": "binary"},
                                "description": file_help}}
     properties |= {name: {"type": "string", "description": help} for name, help in text_fields.items()}
     return {"requestBody": {"required": True, "content": {"multipart/form-data": {
-        "schema": {"type": "object", "properties": properties, "required": [file_field, *text_fields]}}}}}
+        "schema": {"type": "object", "properties": properties,
+                   "required": list(required or (file_field, *text_fields))}}}}}
 
 
 async def receive_upload(
@@ -50,7 +58,7 @@ async def receive_upload(
     received is kept."""
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
     if content_type == b"application/x-www-form-urlencoded":  # a form without files: say what is missing
-        return UploadForm(fields={k: v for k, v in (await request.form()).items() if isinstance(v, str)})
+        return UploadForm(fields=[(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)])
     if content_type != b"multipart/form-data" or not options.get(b"boundary"):
         raise UnsupportedFile("Send the upload as multipart/form-data", code="not_multipart")
     receiver = _Receiver(blobs, file_field, prefix, suffix, max_bytes, max_files)
@@ -129,7 +137,7 @@ class _Receiver:
 
     def _part_end(self) -> None:
         if self.writer is None:
-            self.form.fields[self._name] = self._text.decode("utf-8", "replace")
+            self.form.fields.append((self._name, self._text.decode("utf-8", "replace")))
             return
         self.writer.close()
         self.form.files.append(IncomingFile(self._filename, stored=StoredBlob(

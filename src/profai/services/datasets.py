@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from profai.db import datasets_repo, jobs_repo
 from profai.db.engine import session_scope
 from profai.db.models import Dataset, Job
-from profai.errors import Conflict, InvalidInput, NotFound
+from profai.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from profai.ingest.csv_rows import CsvSpec, read_header, validate_spec
 from profai.pipelines.csv_to_vectors import (
     DATASET_ID,
@@ -21,7 +21,7 @@ from profai.pipelines.csv_to_vectors import (
     dataset_collection,
     tally,
 )
-from profai.services.uploads import IncomingFile, display_name
+from profai.services.uploads import IncomingFile, display_name, store
 from profai.stores.vectors import build_where
 
 if TYPE_CHECKING:
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_QUERY_CHARS = 2000
 MAX_TOP_K = 100
+
+UPLOAD_PREFIX = "datasets/uploads"  # where uploaded CSV files are kept until their dataset is deleted
 
 
 def clean_namespace(namespace: str | None) -> str:
@@ -64,9 +66,11 @@ def start_dataset(
                    text_template=(text_template or "").strip() or None, metadata_columns=metadata_columns)
     s = ctx.settings
     name = display_name(upload.filename, "dataset.csv")
-    key = ctx.blobs.new_key("datasets/uploads", ".csv")
-    size, sha = ctx.blobs.save_stream(key, upload.stream, s.max_dataset_bytes,
-                                      too_large_message=f"{name} is larger than the {s.max_dataset_mb:g} MB limit")
+    try:
+        blob = store(ctx.blobs, upload, UPLOAD_PREFIX, ".csv", s.max_dataset_bytes)
+    except PayloadTooLarge as exc:
+        raise PayloadTooLarge(f"{name}: {exc.message}") from None
+    key, size, sha = blob.key, blob.size, blob.sha256
     try:
         header = read_header(ctx.blobs.path(key))
         validate_spec(header, spec)

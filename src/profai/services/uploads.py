@@ -55,7 +55,7 @@ def save_uploads(
         for n, f in enumerate(files, start=1):
             name = display_name(f.filename, f"file-{n}{suffix}")
             try:
-                blob = f.stored or _save(blobs, f, name, prefix, suffix, max_bytes)
+                blob = store(blobs, f, prefix, suffix, max_bytes)
                 saved.append({"key": blob.key, "filename": name, "size": blob.size, "sha256": blob.sha256})
                 saved[-1].update(check(blobs.path(blob.key)))
             except ProfAIError as exc:
@@ -67,7 +67,10 @@ def save_uploads(
     return saved
 
 
-def _save(blobs: LocalBlobStore, f: IncomingFile, name: str, prefix: str, suffix: str, max_bytes: int) -> StoredBlob:
+def store(blobs: LocalBlobStore, f: IncomingFile, prefix: str, suffix: str, max_bytes: int) -> StoredBlob:
+    """The file in the blob store: where the API streamed it, or copied there now."""
+    if f.stored is not None:
+        return f.stored
     key = blobs.new_key(prefix, suffix)
     size, sha = blobs.save_stream(key, f.stream, max_bytes, too_large_message=too_large(max_bytes))
     return StoredBlob(key, size, sha)

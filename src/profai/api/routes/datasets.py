@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from profai.api.deps import CtxDep
+from profai.api.multipart import openapi_body, receive_upload
 from profai.schemas.datasets import (
     DatasetList,
     DatasetOut,
@@ -19,38 +20,37 @@ from profai.schemas.datasets import (
     TaskStatus,
 )
 from profai.services import datasets as dataset_service
-from profai.services.uploads import IncomingFile
 
 router = APIRouter(prefix="/api/v1", tags=["datasets"])
-
-Columns = Annotated[list[str] | None, Form(description="Column names: repeat the field or separate with commas")]
-
 
 def _task_url(task_id: str) -> str:
     return f"/api/v1/tasks/{task_id}"
 
 
-@router.post("/datasets", status_code=202, response_model=TaskAccepted)
-async def upload_dataset(
-    ctx: CtxDep,
-    file: Annotated[UploadFile | None, File(description="The CSV file")] = None,
-    namespace: Annotated[str | None, Form()] = None,
-    id_column: Annotated[str | None, Form(description="Column with each row's unique id")] = None,
-    text_columns: Columns = None,
-    text_template: Annotated[str | None, Form(description='e.g. "{title}: {description}"')] = None,
-    metadata_columns: Columns = None,
-):
+UPLOAD_BODY = openapi_body("file", "The CSV file", {
+    "namespace": "Name of the dataset's index (letters, digits, '.', '_' or '-')",
+    "id_column": "Column with each row's unique id",
+    "text_columns": "Columns to embed: repeat the field or separate with commas",
+    "text_template": 'Or a template over the columns, e.g. "{title}: {description}"',
+    "metadata_columns": "Columns kept as filterable metadata: repeat the field or separate with commas",
+}, required=("file", "namespace", "id_column"))
+
+
+@router.post("/datasets", status_code=202, response_model=TaskAccepted, openapi_extra=UPLOAD_BODY)
+async def upload_dataset(request: Request, ctx: CtxDep):
     """Start indexing a CSV file; answers at once with the task to poll."""
-    upload = IncomingFile(file.filename, file.file) if file is not None else None
+    form = await receive_upload(request, ctx.blobs, file_field="file", prefix=dataset_service.UPLOAD_PREFIX,
+                                suffix=".csv", max_bytes=ctx.settings.max_dataset_bytes, max_files=1)
     try:
         job = await run_in_threadpool(
-            dataset_service.start_dataset, ctx, upload, namespace=namespace, id_column=id_column,
-            text_columns=dataset_service.column_list(text_columns), text_template=text_template,
-            metadata_columns=dataset_service.column_list(metadata_columns),
+            dataset_service.start_dataset, ctx, form.files[0] if form.files else None, namespace=form.get("namespace"),
+            id_column=form.get("id_column"), text_columns=dataset_service.column_list(form.get_all("text_columns")),
+            text_template=form.get("text_template"),
+            metadata_columns=dataset_service.column_list(form.get_all("metadata_columns")),
         )
-    finally:
-        if file is not None:
-            await file.close()
+    except BaseException:
+        form.discard(ctx.blobs)
+        raise
     return TaskAccepted(task_id=job.id, dataset_id=job.id, status=job.status, status_url=_task_url(job.id),
                         message="CSV processing started")
 
