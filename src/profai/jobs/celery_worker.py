@@ -21,7 +21,6 @@ from profai.jobs import execute
 from profai.jobs.celery_runner import TASK, CeleryRunner, make_celery
 from profai.jobs.reaper import reap_once
 from profai.jobs.registry import load_pipelines
-from profai.pipelines import heavy
 from profai.settings import get_settings
 from profai.wiring import Container, build_container
 
@@ -59,7 +58,6 @@ def _child_started(**_) -> None:
     """A fresh pool child: never reuse the parent's connections; SIGUSR2 means hand the job back
     (billiard already uses SIGUSR1 for soft time limits)."""
     global _ctx
-    heavy.lower_priority()
     if _ctx is not None:
         _ctx.engine.dispose(close=False)  # the parent's pooled sockets stay the parent's
         _ctx.reads.dispose(close=False)
