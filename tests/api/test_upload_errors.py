@@ -180,3 +180,12 @@ def test_a_file_is_kept_only_with_a_valid_title(client, ctx, tmp_path):
     assert resp.status_code == 422
     assert resp.json()["code"] == "missing_course_title"
     _assert_nothing_left(client, ctx)
+
+
+def test_endless_text_fields_are_refused(client, ctx, tmp_path):
+    good = make_pdf(tmp_path / "a.pdf").read_bytes()
+    resp = client.post("/api/upload-pdfs", data={"course_title": "Course", **{f"extra{n}": "x" for n in range(200)}},
+                       files=[("files", ("a.pdf", good, "application/pdf"))])
+    assert resp.status_code == 422
+    assert resp.json()["code"] == "too_many_fields"
+    _assert_nothing_left(client, ctx)

@@ -20,6 +20,7 @@ from profai.services.uploads import IncomingFile, StoredBlob, display_name, too_
 from profai.stores.blobs import BlobWriter, LocalBlobStore
 
 MAX_FIELD_BYTES = 64 * 1024
+MAX_FIELDS = 100  # with MAX_FIELD_BYTES, bounds what text fields can hold in memory
 
 
 @dataclass
@@ -116,7 +117,10 @@ class _Receiver:
             raise InvalidInput("A part of the upload has no field name", code="invalid_multipart")
         self._name = options[b"name"].decode("utf-8", "replace")
         if b"filename" not in options or self._name != self.file_field:
-            return  # a text field (a stray file under another name is read as text, then bounded)
+            # A text field (a stray file under another name is read as text, then bounded).
+            if len(self.form.fields) >= MAX_FIELDS:
+                raise InvalidInput(f"Too many form fields: at most {MAX_FIELDS}", code="too_many_fields")
+            return
         if len(self.form.files) >= self.max_files:
             raise InvalidInput(f"Too many files: more than {self.max_files} sent, at most {self.max_files} per upload",
                                code="too_many_files")
