@@ -1,4 +1,5 @@
-"""Shared fixtures: settings in a temp data dir, a wired Container, an HTTP client, PostgreSQL."""
+"""Shared fixtures: settings in a temp data dir, a wired Container, an HTTP client, PostgreSQL,
+and R-intro.pdf indexed by the real embedder into a real Chroma store."""
 
 from __future__ import annotations
 
@@ -90,3 +91,31 @@ def chroma_server_url(tmp_path_factory) -> Iterator[str]:
     wait_http(f"{url}/api/v2/heartbeat", proc, log)
     yield url
     kill_group(proc, signal.SIGTERM)
+
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    from profai.providers.embedder import OnnxMiniLM
+
+    return OnnxMiniLM(threads=2)
+
+
+@pytest.fixture(scope="session")
+def r_intro():
+    from support import r_intro_chapters
+
+    return r_intro_chapters()
+
+
+@pytest.fixture(scope="session")
+def r_intro_store(tmp_path_factory, r_intro, minilm):
+    """R-intro's chapters 2-5, chunked and embedded as a course is, in collection R_INTRO_COURSE.
+    Tests may add collections of their own but leave this one as it is."""
+    from profai.ingest.chunking import chunk_document
+    from profai.stores.vectors import ChromaVectorStore
+    from support import R_INTRO_COURSE, upsert_chunks
+
+    store = ChromaVectorStore.embedded(tmp_path_factory.mktemp("r-intro-chroma"))
+    upsert_chunks(store, R_INTRO_COURSE, chunk_document(r_intro), minilm)
+    return store

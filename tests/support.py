@@ -33,6 +33,9 @@ def wait_job(client: TestClient, job_id: str, timeout: float = 120) -> dict:
     raise AssertionError(f"job {job_id} did not finish in {timeout} s: {body}")
 
 
+R_INTRO_COURSE = "course-r-intro"  # the collection of the shared r_intro_store fixture
+
+
 def r_intro_chapters(first: int = 14, last: int = 34):
     """Pages first..last of R-intro.pdf (chapters 2-5, vectors to matrices: ~65 passages)."""
     from profai.ingest.pdf import PdfDocument, read_pdf

@@ -4,47 +4,31 @@ import re
 
 import pytest
 
-from profai.ingest.chunking import chunk_document
 from profai.ingest.pdf import PdfDocument
-from profai.providers.embedder import OnnxMiniLM
 from profai.providers.generator.answer import NOT_FOUND, Answer, answer_question, expand_query, is_follow_up
 from profai.retrieval.hybrid import HybridRetriever
-from profai.stores.vectors import ChromaVectorStore
-from support import r_intro_chapters, upsert_chunks
+from support import R_INTRO_COURSE
 
-COURSE = "course-answers"
 MARKER = re.compile(r" \[(\d+)\]$")
 
 
 @pytest.fixture(scope="module")
-def embedder() -> OnnxMiniLM:
-    return OnnxMiniLM(threads=2)
-
-
-@pytest.fixture(scope="module")
-def doc() -> PdfDocument:
-    return r_intro_chapters()
-
-
-@pytest.fixture(scope="module")
-def retriever(tmp_path_factory, doc, embedder) -> HybridRetriever:
-    store = ChromaVectorStore.embedded(tmp_path_factory.mktemp("chroma"))
-    upsert_chunks(store, COURSE, chunk_document(doc), embedder)
-    return HybridRetriever(store, lambda text: embedder.embed([text])[0])
+def retriever(r_intro_store, minilm) -> HybridRetriever:
+    return HybridRetriever(r_intro_store, lambda text: minilm.embed([text])[0])
 
 
 def squash(text: str) -> str:
     return " ".join(text.split())
 
 
-def assert_cited_verbatim(answer: Answer, doc: PdfDocument) -> None:
+def assert_cited_verbatim(answer: Answer, r_intro: PdfDocument) -> None:
     """Every sentence carries a marker, and every quote is on the pages its citation names."""
     assert answer.grounded and answer.text == " ".join(answer.sentences)
     assert 2 <= len(answer.sentences) <= 4
     numbers = [int(MARKER.search(s).group(1)) for s in answer.sentences]
     assert sorted(set(numbers)) == [c.number for c in answer.citations] == list(range(1, len(answer.citations) + 1))
     assert [n for i, n in enumerate(numbers) if n not in numbers[:i]] == sorted(set(numbers))  # first use order
-    pages = {p.number: squash(p.text) for p in doc.pages}
+    pages = {p.number: squash(p.text) for p in r_intro.pages}
     for citation in answer.citations:
         assert citation.source_file == "R-intro.pdf" and citation.quotes
         cited = " ".join(pages[n] for n in range(citation.page_start, citation.page_end + 1))
@@ -62,9 +46,9 @@ def assert_cited_verbatim(answer: Answer, doc: PdfDocument) -> None:
         ("How do I turn a vector into a matrix with a dim attribute?", {26, 21}),
     ],
 )
-def test_answers_quote_their_cited_pages(retriever, doc, question, pages):
-    answer = answer_question(question, retriever.search(COURSE, question))
-    assert_cited_verbatim(answer, doc)
+def test_answers_quote_their_cited_pages(retriever, r_intro, question, pages):
+    answer = answer_question(question, retriever.search(R_INTRO_COURSE, question))
+    assert_cited_verbatim(answer, r_intro)
     assert any(c.page_start <= page <= c.page_end for c in answer.citations for page in pages)
 
 
@@ -75,7 +59,7 @@ def test_answers_quote_their_cited_pages(retriever, doc, question, pages):
 )
 def test_off_topic_questions_are_not_answered(retriever, question):
     for mode in ("hybrid", "keyword"):
-        answer = answer_question(question, retriever.search(COURSE, question, mode=mode))
+        answer = answer_question(question, retriever.search(R_INTRO_COURSE, question, mode=mode))
         assert not answer.grounded
         assert answer.text == NOT_FOUND and answer.sentences == [NOT_FOUND] and answer.citations == []
 
@@ -85,14 +69,14 @@ def test_no_passages_means_not_found():
     assert answer_question("", []).text == NOT_FOUND
 
 
-def test_follow_up_questions_borrow_the_previous_topic(retriever, doc):
+def test_follow_up_questions_borrow_the_previous_topic(retriever, r_intro):
     history = [("How do I compute the mean income for each state with tapply?", "...")]
     follow_up = "What does it return?"
     assert is_follow_up(follow_up)
     query = expand_query(follow_up, history)
     assert query.startswith(follow_up) and "tapply" in query and "income" in query
-    answer = answer_question(follow_up, retriever.search(COURSE, query), history)
-    assert_cited_verbatim(answer, doc)
+    answer = answer_question(follow_up, retriever.search(R_INTRO_COURSE, query), history)
+    assert_cited_verbatim(answer, r_intro)
     assert any("tapply" in q for c in answer.citations for q in c.quotes)
 
 
@@ -111,13 +95,13 @@ def test_expand_query_looks_back_two_questions_at_most():
     assert "wombats" in query and "quokkas" not in query
 
 
-def test_an_embedder_ranks_sentences_by_meaning_too(retriever, doc, embedder):
+def test_an_embedder_ranks_sentences_by_meaning_too(retriever, r_intro, minilm):
     question = "How can I check which values of a vector are missing?"
-    answer = answer_question(question, retriever.search(COURSE, question), embed=embedder.embed)
-    assert_cited_verbatim(answer, doc)
+    answer = answer_question(question, retriever.search(R_INTRO_COURSE, question), embed=minilm.embed)
+    assert_cited_verbatim(answer, r_intro)
 
 
 def test_the_same_input_gives_the_same_answer(retriever):
     question = "How are character strings written and escaped?"
-    passages = retriever.search(COURSE, question)
+    passages = retriever.search(R_INTRO_COURSE, question)
     assert answer_question(question, passages) == answer_question(question, passages)

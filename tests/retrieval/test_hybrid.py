@@ -1,34 +1,10 @@
 """Hybrid retrieval on a real embedded Chroma store with the real MiniLM embedder over R-intro.pdf."""
 
-
 import pytest
 
-from profai.ingest.chunking import chunk_document
 from profai.ingest.pdf import PdfDocument
-from profai.providers.embedder import OnnxMiniLM
 from profai.retrieval.hybrid import RRF_K, HybridRetriever, rrf
-from profai.stores.vectors import ChromaVectorStore
-from support import r_intro_chapters, upsert_chunks
-
-COURSE = "course-r-intro"
-
-
-
-@pytest.fixture(scope="module")
-def embedder() -> OnnxMiniLM:
-    return OnnxMiniLM(threads=2)
-
-
-@pytest.fixture(scope="module")
-def doc() -> PdfDocument:
-    return r_intro_chapters()
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory, doc, embedder) -> ChromaVectorStore:
-    store = ChromaVectorStore.embedded(tmp_path_factory.mktemp("chroma"))
-    upsert_chunks(store, COURSE, chunk_document(doc), embedder)
-    return store
+from support import R_INTRO_COURSE
 
 
 class CountingStore:
@@ -46,12 +22,12 @@ class CountingStore:
 
 
 @pytest.fixture
-def retriever(store, embedder) -> HybridRetriever:
-    return HybridRetriever(store, lambda text: embedder.embed([text])[0])
+def retriever(r_intro_store, minilm) -> HybridRetriever:
+    return HybridRetriever(r_intro_store, lambda text: minilm.embed([text])[0])
 
 
-def page_text(doc: PdfDocument, number: int) -> str:
-    return next(p.text for p in doc.pages if p.number == number)
+def page_text(r_intro: PdfDocument, number: int) -> str:
+    return next(p.text for p in r_intro.pages if p.number == number)
 
 
 def test_rrf_sums_reciprocal_ranks():
@@ -64,8 +40,8 @@ def test_rrf_sums_reciprocal_ranks():
     assert weighted["a"] == pytest.approx(2 * weighted["b"])
 
 
-def test_vector_mode_returns_passages_with_provenance(retriever, doc):
-    passages = retriever.search(COURSE, "How do I find the eigenvalues of a symmetric matrix?", top_k=3, mode="vector")
+def test_vector_mode_returns_passages_with_provenance(retriever, r_intro):
+    passages = retriever.search(R_INTRO_COURSE, "How do I find the eigenvalues of a symmetric matrix?", top_k=3, mode="vector")
     assert len(passages) == 3
     assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
     top = passages[0]
@@ -73,25 +49,25 @@ def test_vector_mode_returns_passages_with_provenance(retriever, doc):
     assert top.vector_score == top.score and top.keyword_score is None
     # The passage text is really on its pages.
     first_sentence = top.text.split(". ")[0][:60]
-    pages = " ".join(page_text(doc, n) for n in range(top.page_start, top.page_end + 1))
+    pages = " ".join(page_text(r_intro, n) for n in range(top.page_start, top.page_end + 1))
     assert " ".join(first_sentence.split()) in " ".join(pages.split())
 
 
 def test_keyword_mode_ranks_by_bm25(retriever):
-    passages = retriever.search(COURSE, "tapply incomes", top_k=5, mode="keyword")
+    passages = retriever.search(R_INTRO_COURSE, "tapply incomes", top_k=5, mode="keyword")
     assert passages and all(p.keyword_score and p.vector_score is None for p in passages)
     assert "tapply" in passages[0].text
     assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
-    assert retriever.search(COURSE, "xylophone", mode="keyword") == []
+    assert retriever.search(R_INTRO_COURSE, "xylophone", mode="keyword") == []
 
 
 def test_hybrid_is_the_rrf_of_both_rankings(retriever):
     query = "How can I glue strings and numbers together into labels?"
     depth = retriever.candidates
-    vector = [p.id for p in retriever.search(COURSE, query, top_k=depth, mode="vector")]
-    keyword = [p.id for p in retriever.search(COURSE, query, top_k=depth, mode="keyword")]
+    vector = [p.id for p in retriever.search(R_INTRO_COURSE, query, top_k=depth, mode="vector")]
+    keyword = [p.id for p in retriever.search(R_INTRO_COURSE, query, top_k=depth, mode="keyword")]
     expected = rrf([vector, keyword], k=RRF_K)[:5]
-    hybrid = retriever.search(COURSE, query, top_k=5)
+    hybrid = retriever.search(R_INTRO_COURSE, query, top_k=5)
     assert [p.id for p in hybrid] == [i for i, _ in expected]
     assert [p.score for p in hybrid] == pytest.approx([s for _, s in expected])
     # A passage both rankings found carries both scores.
@@ -108,44 +84,44 @@ def test_hybrid_is_the_rrf_of_both_rankings(retriever):
     ],
 )
 def test_hybrid_finds_the_answering_pages(retriever, question, pages):
-    passages = retriever.search(COURSE, question, top_k=5)
+    passages = retriever.search(R_INTRO_COURSE, question, top_k=5)
     assert len(passages) == 5 and len({p.id for p in passages}) == 5
     assert any(p.page_start <= page <= p.page_end for p in passages for page in pages)
 
 
-def test_the_index_is_cached_and_rebuilt_when_the_collection_changes(store, embedder):
-    counting = CountingStore(store)
-    retriever = HybridRetriever(counting, lambda text: embedder.embed([text])[0])
-    retriever.search(COURSE, "vectors", mode="keyword")
-    retriever.search(COURSE, "matrices", mode="keyword")
+def test_the_index_is_cached_and_rebuilt_when_the_collection_changes(r_intro_store, minilm):
+    counting = CountingStore(r_intro_store)
+    retriever = HybridRetriever(counting, lambda text: minilm.embed([text])[0])
+    retriever.search(R_INTRO_COURSE, "vectors", mode="keyword")
+    retriever.search(R_INTRO_COURSE, "matrices", mode="keyword")
     assert counting.loads == 1
 
     # A new passage in another collection: found by keyword once added, with one more load.
-    store.upsert("course-extra", ["x1"], embedder.embed(["Quokkas live on Rottnest Island."]),
+    r_intro_store.upsert("course-extra", ["x1"], minilm.embed(["Quokkas live on Rottnest Island."]),
                  ["Quokkas live on Rottnest Island."], [{"source_file": "zoo.pdf", "page_start": 1, "page_end": 1}])
     assert [p.id for p in retriever.search("course-extra", "quokkas", mode="keyword")] == ["x1"]
-    store.upsert("course-extra", ["x2"], embedder.embed(["Wombats dig burrows."]),
+    r_intro_store.upsert("course-extra", ["x2"], minilm.embed(["Wombats dig burrows."]),
                  ["Wombats dig burrows."], [{"source_file": "zoo.pdf", "page_start": 2, "page_end": 2}])
     hits = retriever.search("course-extra", "wombats burrows", mode="keyword")
     assert [p.id for p in hits] == ["x2"] and hits[0].page_start == 2
     assert counting.loads == 3
-    store.drop("course-extra")
+    r_intro_store.drop("course-extra")
 
 
-def test_the_cache_keeps_only_the_last_few_courses(store, embedder):
-    counting = CountingStore(store)
-    retriever = HybridRetriever(counting, lambda text: embedder.embed([text])[0], cache_size=1)
-    store.upsert("course-b", ["b1"], embedder.embed(["Lists hold components."]), ["Lists hold components."],
+def test_the_cache_keeps_only_the_last_few_courses(r_intro_store, minilm):
+    counting = CountingStore(r_intro_store)
+    retriever = HybridRetriever(counting, lambda text: minilm.embed([text])[0], cache_size=1)
+    r_intro_store.upsert("course-b", ["b1"], minilm.embed(["Lists hold components."]), ["Lists hold components."],
                  [{"source_file": "b.pdf", "page_start": 1, "page_end": 1}])
-    for collection in (COURSE, "course-b", COURSE):
+    for collection in (R_INTRO_COURSE, "course-b", R_INTRO_COURSE):
         retriever.search(collection, "lists components", mode="keyword")
     assert counting.loads == 3  # course-b pushed the first course out
-    store.drop("course-b")
+    r_intro_store.drop("course-b")
 
 
 def test_missing_collection_empty_query_and_bad_mode(retriever):
     for mode in ("hybrid", "vector", "keyword"):
         assert retriever.search("course-that-does-not-exist", "vectors", mode=mode) == []
-    assert retriever.search(COURSE, "   ") == []
+    assert retriever.search(R_INTRO_COURSE, "   ") == []
     with pytest.raises(ValueError):
-        retriever.search(COURSE, "vectors", mode="fuzzy")
+        retriever.search(R_INTRO_COURSE, "vectors", mode="fuzzy")

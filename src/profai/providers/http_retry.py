@@ -10,6 +10,7 @@ import email.utils
 import json
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -55,6 +56,31 @@ class ProviderError(ProfAIError):
 
 def _rebuild_provider_error(cls, message, http_status, code, status_code):
     return cls(message, http_status=http_status, code=code, status_code=status_code)
+
+
+class LazyClient:
+    """A hosted provider's HTTP client, made on first use with its bearer key. Providers pickle as
+    their settings (clients and locks do not), so each worker process opens its own connections."""
+
+    def __init__(self, api_key: str | None, max_connections: int | None = None):
+        self.api_key, self.max_connections = api_key, max_connections
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+                n = self.max_connections
+                limits = httpx.Limits(max_connections=n, max_keepalive_connections=n) if n else httpx.Limits()
+                self._client = httpx.Client(headers=headers, limits=limits)
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
 
 
 class MalformedResponse(ValueError):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from profai.errors import ProfAIError
 from profai.providers.http_retry import (
+    LazyClient,
     MalformedResponse,
     ProviderError,
     ProviderUnavailable,
@@ -53,8 +53,7 @@ class ChatClient:
         self.validation_retries = validation_retries
         # Flipped off the first time the server rejects response_format json_schema.
         self.json_schema_supported = True
-        self._client: httpx.Client | None = None
-        self._lock = threading.Lock()
+        self._http = LazyClient(api_key)
 
     @classmethod
     def from_settings(cls, s: Settings) -> ChatClient:
@@ -74,15 +73,8 @@ class ChatClient:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)  # type: ignore[misc]
 
-    def _http(self) -> httpx.Client:
-        with self._lock:
-            if self._client is None:
-                headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-                self._client = httpx.Client(headers=headers)
-            return self._client
-
     def _post(self, payload: dict[str, Any], deadline: float | None) -> str:
-        return post_json(self._http(), f"{self.base_url}/chat/completions", payload, parse=_content,
+        return post_json(self._http.get(), f"{self.base_url}/chat/completions", payload, parse=_content,
                          what=f"chat ({self.model})", deadline=deadline, limiter=self.limiter, policy=self.retry)
 
     def complete(self, messages: list[Message], *, schema: type[BaseModel] | None = None,
@@ -141,7 +133,7 @@ class ChatClient:
         if max_tokens is not None:
             payload["max_tokens"] = max_tokens
         try:
-            response = open_stream(self._http(), f"{self.base_url}/chat/completions", payload,
+            response = open_stream(self._http.get(), f"{self.base_url}/chat/completions", payload,
                                    what=f"chat stream ({self.model})", deadline=deadline, limiter=self.limiter,
                                    policy=self.retry)
         except (ProviderUnavailable, ProviderError) as exc:

@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import httpx
 import numpy as np
 
 from profai.providers.embedder import batched
-from profai.providers.http_retry import DEFAULT_POLICY, MalformedResponse, RetryPolicy, post_json
+from profai.providers.http_retry import DEFAULT_POLICY, LazyClient, MalformedResponse, RetryPolicy, post_json
 from profai.providers.ratelimit import RateLimiter
 
 # Used until the first answer tells us; only a hint for callers that size storage up front.
@@ -33,8 +32,8 @@ class OpenAIEmbedder:
         self.dimension = dimension or KNOWN_DIMENSIONS.get(model, 0)
         # A configured dimension is enforced; otherwise the first answer fixes it.
         self._dimension_fixed = dimension is not None
-        self._client: httpx.Client | None = None
-        self._lock = threading.Lock()
+        self._http = LazyClient(api_key, self.concurrency)
+        self._lock = threading.Lock()  # guards the dimension learned from the first answer
 
     def __getstate__(self) -> dict[str, Any]:
         # Clients and locks do not pickle; worker processes build their own on first use.
@@ -50,19 +49,8 @@ class OpenAIEmbedder:
         if learned:
             self.dimension, self._dimension_fixed = learned, True
 
-    def _http(self) -> httpx.Client:
-        with self._lock:
-            if self._client is None:
-                headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-                limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-                self._client = httpx.Client(headers=headers, limits=limits)
-            return self._client
-
     def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+        self._http.close()
 
     def embed(self, texts: Sequence[str], deadline: float | None = None) -> list[list[float]]:
         """Unit-length vectors, one per text, in input order; `deadline` is a time.monotonic() value.
@@ -85,7 +73,7 @@ class OpenAIEmbedder:
         payload: dict[str, Any] = {"model": self.model, "input": batch}
         if self.requested_dimension:
             payload["dimensions"] = self.requested_dimension
-        return post_json(self._http(), f"{self.base_url}/embeddings", payload,
+        return post_json(self._http.get(), f"{self.base_url}/embeddings", payload,
                          parse=lambda body: self._parse(body, len(batch)), what=f"embeddings ({self.model})",
                          deadline=deadline, limiter=self.limiter, policy=self.retry)
 

@@ -10,13 +10,12 @@ self-hosted Piper server plug in the same way: a class with `name`, `rate_wpm`, 
 
 from __future__ import annotations
 
-import threading
 from typing import Any, Literal
 
 import httpx
 
 from profai.errors import InvalidInput
-from profai.providers.http_retry import MalformedResponse, call_with_retries, check_status, read_body
+from profai.providers.http_retry import LazyClient, MalformedResponse, call_with_retries, check_status, read_body
 from profai.providers.ratelimit import RateLimiter
 from profai.providers.speech.base import MP3, Audio, Voice, join_wav, read_wav, split_for_speech
 
@@ -43,8 +42,7 @@ class HostedSpeech:
         self.response_format = response_format
         self.max_input_chars = max_input_chars  # OpenAI refuses input over 4,096 characters
         self.limiter, self.timeout, self.max_attempts = limiter, timeout, max_attempts
-        self._client: httpx.Client | None = None
-        self._lock = threading.Lock()
+        self._http = LazyClient(api_key)
 
     def __getstate__(self) -> dict[str, Any]:
         # Clients and locks do not pickle; a copy in a worker process builds its own on first use.
@@ -78,15 +76,7 @@ class HostedSpeech:
         return chosen
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-
-    def _http(self) -> httpx.Client:
-        with self._lock:
-            if self._client is None:
-                headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-                self._client = httpx.Client(headers=headers)
-            return self._client
+        self._http.close()
 
     def _post(self, text: str, voice: str) -> bytes:
         payload: dict[str, Any] = {"model": self.model, "input": text, "voice": voice,
@@ -96,8 +86,8 @@ class HostedSpeech:
         url = f"{self.base_url}/audio/speech"
 
         def attempt(timeouts: httpx.Timeout) -> bytes:
-            request = self._http().build_request("POST", url, json=payload, timeout=timeouts)
-            response = self._http().send(request, stream=True)
+            request = self._http.get().build_request("POST", url, json=payload, timeout=timeouts)
+            response = self._http.get().send(request, stream=True)
             try:
                 body = read_body(response, None)
             finally:
