@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, false, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Select
 
 from profai.db.models import Job, utcnow
@@ -167,16 +167,11 @@ def reap(session: Session, *, owners_gone: tuple[str, ...] = (), now: datetime |
 def cancel(session: Session, job_id: str) -> bool:
     """Cancel an unfinished job and its unfinished parts."""
     now = utcnow()
-    session.execute(
-        update(Job).where(Job.parent_id == job_id, Job.status.in_((PENDING, *RUNNING)))
-        .values(status=CANCELLED, message="Cancelled", completed_at=now, updated_at=now,
-                lease_owner=None, lease_expires_at=None)
-    )
-    res = session.execute(
-        update(Job).where(Job.id == job_id, Job.status.in_((PENDING, *RUNNING)))
-        .values(status=CANCELLED, message="Cancelled", completed_at=now, updated_at=now,
-                lease_owner=None, lease_expires_at=None)
-    )
+    values = {"status": CANCELLED, "message": "Cancelled", "completed_at": now, "updated_at": now,
+              "lease_owner": None, "lease_expires_at": None}
+    unfinished = Job.status.in_((PENDING, *RUNNING))
+    session.execute(update(Job).where(Job.parent_id == job_id, unfinished).values(**values))
+    res = session.execute(update(Job).where(Job.id == job_id, unfinished).values(**values))
     return res.rowcount == 1
 
 
@@ -219,6 +214,12 @@ def parts(session: Session, parent_id: str) -> list[Job]:
     return list(session.scalars(select(Job).where(Job.parent_id == parent_id).order_by(Job.created_at, Job.id)))
 
 
+def part_counts(session: Session, parent_id: str) -> dict[str, int]:
+    """Parts by status, without loading them (asked each time a part finishes)."""
+    q = select(Job.status, func.count()).where(Job.parent_id == parent_id).group_by(Job.status)
+    return dict(session.execute(q).all())
+
+
 def settle(
     session: Session, parent_id: str, status: str, *, result: dict[str, Any], message: str,
     error: str | None = None, error_code: str | None = None,
@@ -246,18 +247,19 @@ def advance(session: Session, job_id: str, progress: int, message: str) -> None:
     )
 
 
+def _requeue_values(now: datetime) -> dict[str, Any]:
+    """A failed job made pending again with fresh attempts (a user asked to retry it)."""
+    return {"status": PENDING, "attempts": 0, "error": None, "error_code": None, "result": None,
+            "completed_at": None, "message": "Waiting for a worker (retry)", "updated_at": now}
+
+
 def retry_failed_parts(session: Session, parent_id: str) -> list[str]:
     """Failed parts back to pending with fresh attempts, the parent back to processing_chunks."""
     now = utcnow()
     failed = list(session.scalars(select(Job.id).where(Job.parent_id == parent_id, Job.status == FAILED)))
     if not failed:
         return []
-    session.execute(
-        update(Job).where(Job.id.in_(failed)).values(
-            status=PENDING, attempts=0, error=None, error_code=None, result=None, completed_at=None,
-            message="Waiting for a worker (retry)", updated_at=now,
-        )
-    )
+    session.execute(update(Job).where(Job.id.in_(failed)).values(**_requeue_values(now)))
     session.execute(
         update(Job).where(Job.id == parent_id, Job.status.in_((PARTIALLY_COMPLETED, FAILED))).values(
             status=PROCESSING_CHUNKS, error=None, error_code=None, completed_at=None, updated_at=now,
@@ -269,25 +271,14 @@ def retry_failed_parts(session: Session, parent_id: str) -> list[str]:
 
 def requeue_failed(session: Session, job_id: str) -> bool:
     """A failed job back to pending with fresh attempts (a user asked to retry it)."""
-    res = session.execute(
-        update(Job).where(Job.id == job_id, Job.status == FAILED).values(
-            status=PENDING, attempts=0, error=None, error_code=None, result=None, completed_at=None,
-            message="Waiting for a worker (retry)", updated_at=utcnow(),
-        )
-    )
+    res = session.execute(update(Job).where(Job.id == job_id, Job.status == FAILED).values(**_requeue_values(utcnow())))
     return res.rowcount == 1
 
 
 def unsettled_parents(session: Session) -> list[str]:
     """Deferred parents whose parts have all finished: their settle step was lost (a crash)."""
-    parents = list(session.scalars(
-        select(Job.id).where(Job.status == PROCESSING_CHUNKS, Job.lease_owner.is_(None))
+    part = aliased(Job)
+    unfinished = select(part.id).where(part.parent_id == Job.id, part.status.not_in(FINISHED)).exists()
+    return list(session.scalars(
+        select(Job.id).where(Job.status == PROCESSING_CHUNKS, Job.lease_owner.is_(None), ~unfinished)
     ))
-    out = []
-    for parent_id in parents:
-        unfinished = session.scalar(
-            select(func.count()).where(Job.parent_id == parent_id, Job.status.not_in(FINISHED))
-        )
-        if not unfinished:
-            out.append(parent_id)
-    return out

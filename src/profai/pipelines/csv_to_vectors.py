@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from profai.db import datasets_repo, jobs_repo
 from profai.db.engine import session_scope
 from profai.errors import JobFailed
-from profai.ingest.csv_rows import CsvSpec, Row, RowError, count_data_lines, read_header, read_rows, validate_spec
+from profai.ingest.csv_rows import CsvHeader, CsvSpec, Row, RowError, count_data_lines, read_header, read_rows
 from profai.jobs.handle import JobHandle
 from profai.jobs.registry import DEFERRED, Pipeline, register
 from profai.pipelines.embedding import embed_batches
@@ -56,9 +56,10 @@ def _parts_prefix(dataset_id: str) -> str:
 def split(job: JobHandle, ctx: Container) -> dict[str, Any]:
     p = job.payload
     dataset_id, path = p["dataset_id"], ctx.blobs.path(p["blob_key"])
-    spec = CsvSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in p["spec"].items()})
-    header = read_header(path)
-    validate_spec(header, spec)
+    spec = CsvSpec(**_tuples(p["spec"]))
+    # The upload already sniffed the header (a full pass to judge the encoding); jobs queued
+    # before it was recorded in the payload sniff it again.
+    header = CsvHeader(**_tuples(p["header"])) if "header" in p else read_header(path)
     job.progress(1, f"Reading {p['filename']} ({header.encoding})")
     lines = max(1, count_data_lines(path))
     prefix = _parts_prefix(dataset_id)
@@ -88,15 +89,20 @@ def split(job: JobHandle, ctx: Container) -> dict[str, Any]:
     with session_scope(ctx.sessions) as session:
         job.confirm(session)
         datasets_repo.set_total_rows(session, dataset_id, total)
-        for index, part in enumerate(writer.parts):
+        part_ids = [part_id(dataset_id, index) for index in range(len(writer.parts))]
+        for index, (part, job_id) in enumerate(zip(writer.parts, part_ids, strict=True)):
             jobs_repo.create(session, PART_KIND, {"dataset_id": dataset_id, "namespace": p["namespace"], "index": index,
-                                                  **part}, job_id=part_id(dataset_id, index), parent_id=job.id)
+                                                  **part}, job_id=job_id, parent_id=job.id)
         jobs_repo.defer(session, job.id, job.owner,
                         f"Embedding {writer.rows:,} rows in {len(writer.parts)} parts")
-    for index in range(len(writer.parts)):
-        if ctx.runner is not None:
-            ctx.runner.submit(part_id(dataset_id, index))
+    for job_id in part_ids:
+        ctx.runner.submit(job_id)
     return DEFERRED
+
+
+def _tuples(fields: dict[str, Any]) -> dict[str, Any]:
+    """A dataclass's fields back from JSON, where its tuples became lists."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
 
 
 def _clip(text: str | None, limit: int = 300) -> str | None:
@@ -199,7 +205,6 @@ class Tally:
     running: int = 0
     pending: int = 0
     embedded_rows: int = 0
-    rejected_rows: int = 0
     failed_part_rows: int = 0
     in_flight_rows: int = 0
     first_error: str | None = None
@@ -216,7 +221,6 @@ def tally(parts: list) -> Tally:
         if part.status == jobs_repo.COMPLETED:
             t.done += 1
             t.embedded_rows += (part.result or {}).get("embedded", rows)
-            t.rejected_rows += (part.result or {}).get("rejected", 0)
         elif part.status in (jobs_repo.FAILED, jobs_repo.CANCELLED):
             t.failed += 1
             t.failed_part_rows += rows
@@ -234,13 +238,14 @@ def settle(dataset_id: str, ctx: Container) -> None:
         parent = jobs_repo.get(session, dataset_id)
         if parent is None or parent.status != jobs_repo.PROCESSING_CHUNKS:
             return
-        t = tally(jobs_repo.parts(session, dataset_id))
-        if not t.finished:
-            jobs_repo.advance(session, dataset_id, 10 + 90 * (t.done + t.failed) // max(1, t.parts),
-                              f"{t.done + t.failed} of {t.parts} parts done")
+        counts = jobs_repo.part_counts(session, dataset_id)
+        parts, finished = sum(counts.values()), sum(n for status, n in counts.items() if status in jobs_repo.FINISHED)
+        if finished < parts:
+            jobs_repo.advance(session, dataset_id, 10 + 90 * finished // parts, f"{finished} of {parts} parts done")
             return
-        unreadable = datasets_repo.count_errors(session, dataset_id) - t.rejected_rows
-        failed_rows = unreadable + t.rejected_rows + t.failed_part_rows
+        t = tally(jobs_repo.parts(session, dataset_id))
+        # Row errors hold the unreadable rows and those the embedding service refused.
+        failed_rows = datasets_repo.count_errors(session, dataset_id) + t.failed_part_rows
         result = {"embedded_rows": t.embedded_rows, "failed_rows": failed_rows, "parts": t.parts,
                   "parts_failed": t.failed}
         if t.embedded_rows == 0:

@@ -80,7 +80,8 @@ def start_dataset(
                                  sha256=sha, spec=asdict(spec))
             job = jobs_repo.create(
                 session, KIND, {"dataset_id": dataset_id, "namespace": namespace, "blob_key": key, "filename": name,
-                                "spec": asdict(spec)}, job_id=dataset_id, max_attempts=s.max_attempts)
+                                "spec": asdict(spec), "header": asdict(header)}, job_id=dataset_id,
+                max_attempts=s.max_attempts)
     except BaseException:
         ctx.blobs.delete(key)
         raise
@@ -112,13 +113,14 @@ def task_report(ctx: Container, task_id: str, *, errors_offset: int = 0, errors_
         dataset = datasets_repo.get(session, task_id)
         if job is None or dataset is None:
             raise NotFound(f"Task {task_id} not found", code="task_not_found")
-        t = tally(jobs_repo.parts(session, task_id))
+        parts = jobs_repo.parts(session, task_id)
+        t = tally(parts)
         total = datasets_repo.count_errors(session, task_id)
         errors = [{"line": e.line, "row_id": e.row_id, "code": e.code, "reason": e.reason}
                   for e in datasets_repo.page_errors(session, task_id, errors_offset, errors_limit)]
         # Rows of failed parts are reported as one range each, after the row-level errors.
         if errors_offset + len(errors) >= total:
-            for part in jobs_repo.parts(session, task_id):
+            for part in parts:
                 if part.status in (jobs_repo.FAILED, jobs_repo.CANCELLED) and len(errors) < errors_limit:
                     errors.append({"line": part.payload.get("first_line"), "last_line": part.payload.get("last_line"),
                                    "row_id": None, "code": "part_failed",
@@ -133,7 +135,7 @@ def retry_task(ctx: Container, task_id: str) -> Job:
         if job is None or job.kind != KIND:
             raise NotFound(f"Task {task_id} not found", code="task_not_found")
         again = jobs_repo.retry_failed_parts(session, task_id)
-        if not again and job.status == jobs_repo.FAILED and not jobs_repo.parts(session, task_id):
+        if not again and job.status == jobs_repo.FAILED and not jobs_repo.part_counts(session, task_id):
             again = [task_id] if jobs_repo.requeue_failed(session, task_id) else []
         if not again:
             raise Conflict(f"Task {task_id} has no failed parts to retry (status {job.status})", code="nothing_to_retry")
