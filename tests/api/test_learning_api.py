@@ -40,6 +40,13 @@ def test_chat_answers_with_sources_and_follow_ups(client):
                                             "question": "Where does it take place?"}).json()
     assert follow["session_id"] == body["session_id"] and follow["grounded"]
     assert "chloroplast" in follow["answer"].lower()
+    # Both exchanges are kept, so later follow-ups see them.
+    from profai.db import chat_repo
+    from profai.db.engine import session_scope
+
+    with session_scope(client.app.state.ctx.sessions) as session:
+        turns = chat_repo.recent_turns(session, body["session_id"])
+        assert [t.role for t in turns] == ["user", "assistant", "user", "assistant"]
 
 
 def _page_text(client, source) -> str:

@@ -84,8 +84,12 @@ class CourseGenerator(Protocol):
 
 
 def final_answer(pieces: Iterator[str | ChatAnswer]) -> ChatAnswer:
-    """The ChatAnswer at the end of a stream (for callers that do not stream)."""
+    """The ChatAnswer at the end of a stream (for callers that do not stream). The stream is read
+    to its end, so whatever it does after its last piece (saving the exchange) still happens."""
+    answer = None
     for piece in pieces:
         if isinstance(piece, ChatAnswer):
-            return piece
-    raise RuntimeError("answer stream ended without an answer")
+            answer = piece
+    if answer is None:
+        raise RuntimeError("answer stream ended without an answer")
+    return answer
