@@ -172,16 +172,6 @@ def test_an_overlong_text_field_is_refused(client, ctx, tmp_path):
     _assert_nothing_left(client, ctx)
 
 
-def test_a_file_is_kept_only_with_a_valid_title(client, ctx, tmp_path):
-    good = make_pdf(tmp_path / "a.pdf").read_bytes()
-    # The file arrives (and is stored) before the title is checked; refusing must remove it.
-    resp = client.post("/api/upload-pdfs", files=[("files", ("a.pdf", good, "application/pdf"))],
-                       data={"course_title": "   "})
-    assert resp.status_code == 422
-    assert resp.json()["code"] == "missing_course_title"
-    _assert_nothing_left(client, ctx)
-
-
 def test_endless_text_fields_are_refused(client, ctx, tmp_path):
     good = make_pdf(tmp_path / "a.pdf").read_bytes()
     resp = client.post("/api/upload-pdfs", data={"course_title": "Course", **{f"extra{n}": "x" for n in range(200)}},

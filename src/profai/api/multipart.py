@@ -16,7 +16,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from profai.errors import InvalidInput, PayloadTooLarge, UnsupportedFile
-from profai.services.uploads import IncomingFile, StoredBlob, display_name, too_large
+from profai.services.uploads import IncomingFile, StoredBlob, discard, display_name, too_large
 from profai.stores.blobs import BlobWriter, LocalBlobStore
 
 MAX_FIELD_BYTES = 64 * 1024
@@ -31,13 +31,8 @@ class UploadForm:
     def get(self, name: str) -> str | None:
         return next((value for key, value in self.fields if key == name), None)
 
-    def get_all(self, name: str) -> list[str] | None:
-        return [value for key, value in self.fields if key == name] or None
-
-    def discard(self, blobs: LocalBlobStore) -> None:
-        """Remove the files received, when the upload is refused after all."""
-        for f in self.files:
-            blobs.delete(f.stored.key)
+    def get_all(self, name: str) -> list[str]:
+        return [value for key, value in self.fields if key == name]
 
 
 def openapi_body(file_field: str, file_help: str, text_fields: dict[str, str], required: tuple[str, ...] = ()) -> dict:
@@ -56,10 +51,11 @@ async def receive_upload(
     max_files: int,
 ) -> UploadForm:
     """Text fields and the files of `file_field`, already saved under new keys; on any error nothing
-    received is kept."""
+    received is kept. Once it returns, the service that takes the files owns them."""
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
     if content_type == b"application/x-www-form-urlencoded":  # a form without files: say what is missing
-        return UploadForm(fields=[(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)])
+        form = await request.form(max_fields=MAX_FIELDS, max_part_size=MAX_FIELD_BYTES)
+        return UploadForm(fields=[(k, v) for k, v in form.multi_items() if isinstance(v, str)])
     if content_type != b"multipart/form-data" or not options.get(b"boundary"):
         raise UnsupportedFile("Send the upload as multipart/form-data", code="not_multipart")
     receiver = _Receiver(blobs, file_field, prefix, suffix, max_bytes, max_files)
@@ -151,5 +147,5 @@ class _Receiver:
     def abort(self) -> None:
         if self.writer is not None:
             self.writer.abort()
-        self.form.discard(self.blobs)
+        discard(self.blobs, self.form.files)
 

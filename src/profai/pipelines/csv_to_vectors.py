@@ -169,7 +169,8 @@ def embed_part(job: JobHandle, ctx: Container) -> dict[str, Any]:
     batches = list(batched(rows, ctx.settings.batch_size))
     done, rejected = 0, []
     job.progress(1, f"Embedding {len(rows)} rows")
-    for batch, vectors in zip(batches, embed_batches(ctx, [[r["text"] for r in b] for b in batches], job.deadline), strict=True):
+    vectors_iter = embed_batches(ctx, [[r["text"] for r in b] for b in batches], job.deadline, keep_refused=True)
+    for batch, vectors in zip(batches, vectors_iter, strict=True):
         job.check()
         kept = [(r, v) for r, v in zip(batch, vectors) if v is not None]
         rejected += [r for r, v in zip(batch, vectors) if v is None]

@@ -11,7 +11,7 @@ from profai.db.models import Course, Job
 from profai.errors import InvalidInput, NotFound
 from profai.ingest.pdf import inspect_pdf
 from profai.pipelines.pdf_to_course import KIND, course_collection
-from profai.services.uploads import IncomingFile, save_uploads
+from profai.services.uploads import IncomingFile, discard, save_uploads
 
 if TYPE_CHECKING:
     from profai.wiring import Container
@@ -29,20 +29,21 @@ def clean_title(title: str | None) -> str:
 
 
 def start_course_job(ctx: Container, title: str | None, files: list[IncomingFile]) -> Job:
-    """Save and check the PDFs, record a pending job, then hand its id to the runner."""
-    title = clean_title(title)
+    """Save and check the PDFs, record a pending job, then hand its id to the runner. If any of it
+    fails, nothing of the upload is kept."""
     s = ctx.settings
-    saved = save_uploads(
-        ctx.blobs, files, prefix="pdfs", suffix=".pdf", max_bytes=s.max_upload_bytes, max_files=s.max_files,
-        check=lambda path: {"pages": inspect_pdf(path)},
-    )
+    saved: list[dict] = []
     try:
+        title = clean_title(title)
+        saved = save_uploads(
+            ctx.blobs, files, prefix="pdfs", suffix=".pdf", max_bytes=s.max_upload_bytes, max_files=s.max_files,
+            check=lambda path: {"pages": inspect_pdf(path)},
+        )
         with session_scope(ctx.sessions) as session:
             job = jobs_repo.create(session, KIND, {"course_title": title, "files": saved},
                                    max_attempts=s.max_attempts)
     except BaseException:
-        for item in saved:
-            ctx.blobs.delete(item["key"])
+        discard(ctx.blobs, files, [item["key"] for item in saved])
         raise
     ctx.runner.submit(job.id)  # only after the commit, so a worker always finds the row
     return job

@@ -21,7 +21,7 @@ from profai.pipelines.csv_to_vectors import (
     dataset_collection,
     tally,
 )
-from profai.services.uploads import IncomingFile, display_name, store
+from profai.services.uploads import IncomingFile, discard, display_name, store
 from profai.stores.vectors import build_where
 
 if TYPE_CHECKING:
@@ -59,31 +59,32 @@ def start_dataset(
     """Stream the CSV to storage, check its header against the request, then queue the task."""
     if upload is None:
         raise InvalidInput("No file was uploaded: send the CSV in the `file` field", code="no_files")
-    namespace = clean_namespace(namespace)
-    if not (id_column or "").strip():
-        raise InvalidInput("id_column is required", code="missing_id_column")
-    spec = CsvSpec(id_column=id_column.strip(), text_columns=text_columns,
-                   text_template=(text_template or "").strip() or None, metadata_columns=metadata_columns)
     s = ctx.settings
     name = display_name(upload.filename, "dataset.csv")
-    try:
-        blob = store(ctx.blobs, upload, UPLOAD_PREFIX, ".csv", s.max_dataset_bytes)
-    except PayloadTooLarge as exc:
-        raise PayloadTooLarge(f"{name}: {exc.message}") from None
-    key, size, sha = blob.key, blob.size, blob.sha256
-    try:
+    key = None
+    try:  # if any of it fails, nothing of the upload is kept
+        namespace = clean_namespace(namespace)
+        if not (id_column or "").strip():
+            raise InvalidInput("id_column is required", code="missing_id_column")
+        spec = CsvSpec(id_column=id_column.strip(), text_columns=text_columns,
+                       text_template=(text_template or "").strip() or None, metadata_columns=metadata_columns)
+        try:
+            blob = store(ctx.blobs, upload, UPLOAD_PREFIX, ".csv", s.max_dataset_bytes)
+        except PayloadTooLarge as exc:
+            raise PayloadTooLarge(f"{name}: {exc.message}") from None
+        key = blob.key
         header = read_header(ctx.blobs.path(key))
         validate_spec(header, spec)
         dataset_id = str(uuid.uuid4())
         with session_scope(ctx.sessions) as session:
-            datasets_repo.create(session, dataset_id, namespace=namespace, filename=name, blob_key=key, size=size,
-                                 sha256=sha, spec=asdict(spec))
+            datasets_repo.create(session, dataset_id, namespace=namespace, filename=name, blob_key=key,
+                                 size=blob.size, sha256=blob.sha256, spec=asdict(spec))
             job = jobs_repo.create(
                 session, KIND, {"dataset_id": dataset_id, "namespace": namespace, "blob_key": key, "filename": name,
                                 "spec": asdict(spec), "header": asdict(header)}, job_id=dataset_id,
                 max_attempts=s.max_attempts)
     except BaseException:
-        ctx.blobs.delete(key)
+        discard(ctx.blobs, [upload], [key] if key else [])
         raise
     ctx.runner.submit(job.id)
     return job

@@ -44,7 +44,7 @@ def save_uploads(
     blobs: LocalBlobStore, files: list[IncomingFile], *, prefix: str, suffix: str, max_bytes: int,
     max_files: int, check: Callable[[Path], dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    """Save and check every file, or none: on any error the ones saved so far are removed."""
+    """Save and check every file, or none: on any error the copies made so far are removed."""
     saved: list[dict[str, Any]] = []
     try:
         if not files:
@@ -61,10 +61,16 @@ def save_uploads(
             except ProfAIError as exc:
                 raise type(exc)(f"{name}: {exc.message}", code=exc.code, status_code=exc.status_code) from None
     except BaseException:
-        for key in {item["key"] for item in saved} | {f.stored.key for f in files if f.stored}:
-            blobs.delete(key)
+        # The copies made here go; files the API stored already are the caller's to discard.
+        discard(blobs, [], [item["key"] for item, f in zip(saved, files) if f.stored is None])
         raise
     return saved
+
+
+def discard(blobs: LocalBlobStore, files: list[IncomingFile], keys: list[str] = ()) -> None:
+    """Remove an upload that was refused: the files the API stored, and any other keys given."""
+    for key in {f.stored.key for f in files if f.stored} | set(keys):
+        blobs.delete(key)
 
 
 def store(blobs: LocalBlobStore, f: IncomingFile, prefix: str, suffix: str, max_bytes: int) -> StoredBlob:

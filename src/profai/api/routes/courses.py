@@ -31,12 +31,7 @@ async def _start(request: Request, ctx):
     s = ctx.settings
     form = await receive_upload(request, ctx.blobs, file_field="files", prefix="pdfs", suffix=".pdf",
                                 max_bytes=s.max_upload_bytes, max_files=s.max_files)
-    try:
-        return await run_in_threadpool(course_service.start_course_job, ctx, form.get("course_title"),
-                                       form.files)
-    except BaseException:
-        form.discard(ctx.blobs)
-        raise
+    return await run_in_threadpool(course_service.start_course_job, ctx, form.get("course_title"), form.files)
 
 
 @router.post("/upload-pdfs", status_code=202, response_model=JobAccepted, openapi_extra=UPLOAD_BODY)

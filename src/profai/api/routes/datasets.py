@@ -41,16 +41,12 @@ async def upload_dataset(request: Request, ctx: CtxDep):
     """Start indexing a CSV file; answers at once with the task to poll."""
     form = await receive_upload(request, ctx.blobs, file_field="file", prefix=dataset_service.UPLOAD_PREFIX,
                                 suffix=".csv", max_bytes=ctx.settings.max_dataset_bytes, max_files=1)
-    try:
-        job = await run_in_threadpool(
-            dataset_service.start_dataset, ctx, form.files[0] if form.files else None, namespace=form.get("namespace"),
-            id_column=form.get("id_column"), text_columns=dataset_service.column_list(form.get_all("text_columns")),
-            text_template=form.get("text_template"),
-            metadata_columns=dataset_service.column_list(form.get_all("metadata_columns")),
-        )
-    except BaseException:
-        form.discard(ctx.blobs)
-        raise
+    job = await run_in_threadpool(
+        dataset_service.start_dataset, ctx, form.files[0] if form.files else None, namespace=form.get("namespace"),
+        id_column=form.get("id_column"), text_columns=dataset_service.column_list(form.get_all("text_columns")),
+        text_template=form.get("text_template"),
+        metadata_columns=dataset_service.column_list(form.get_all("metadata_columns")),
+    )
     return TaskAccepted(task_id=job.id, dataset_id=job.id, status=job.status, status_url=_task_url(job.id),
                         message="CSV processing started")
 
