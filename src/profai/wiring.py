@@ -4,6 +4,7 @@ this module knows which backends it runs on."""
 from __future__ import annotations
 
 import threading
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,20 +116,25 @@ class Container:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    reads: Engine  # autocommit, for the status reads that many clients poll
     vectors: VectorStore
     blobs: LocalBlobStore
     compute: ComputePool
     runner: Any = field(default=None)
     _built: dict[str, Any] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _locks: dict[str, threading.Lock] = field(default_factory=lambda: defaultdict(threading.Lock), repr=False)
 
     def _once(self, name: str, make: Callable[[], Any]) -> Any:
-        # Providers load models or open clients: build each on first use, once per process.
-        with self._lock:
+        # Providers load models or open clients: build each on first use, once per process, one
+        # lock per name so a slow model load does not hold up the others.
+        with self._locks[name]:
             if name not in self._built:
                 self._built[name] = make()
             return self._built[name]
+
+    @property
+    def reads(self) -> Engine:
+        """Autocommit engine for the status reads that many clients poll (API processes only)."""
+        return self._once("reads", lambda: make_engine(self.settings.sqlalchemy_url, hot_reads=True))
 
     @property
     def embedder(self):
@@ -159,7 +165,8 @@ class Container:
             self.runner.stop()
         self.compute.shutdown()
         self.engine.dispose()
-        self.reads.dispose()
+        if "reads" in self._built:
+            self._built["reads"].dispose()
 
 
 def build_container(s: Settings, *, runner: str | None = None, compute_processes: int | None = None) -> Container:
@@ -171,8 +178,7 @@ def build_container(s: Settings, *, runner: str | None = None, compute_processes
     upgrade(engine)
     processes = default_processes(s) if compute_processes is None else compute_processes
     ctx = Container(
-        settings=s, engine=engine, sessions=make_session_factory(engine),
-        reads=make_engine(s.sqlalchemy_url, hot_reads=True), vectors=build_vectors(s),
+        settings=s, engine=engine, sessions=make_session_factory(engine), vectors=build_vectors(s),
         blobs=LocalBlobStore(s.data_dir / "uploads"), compute=ComputePool(s, processes),
     )
     kind = runner or s.job_runner

@@ -97,8 +97,10 @@ def test_expand_query_looks_back_two_questions_at_most():
 
 def test_an_embedder_ranks_sentences_by_meaning_too(retriever, r_intro, minilm):
     question = "How can I check which values of a vector are missing?"
-    answer = answer_question(question, retriever.search(R_INTRO_COURSE, question), embed=minilm.embed)
+    passages = retriever.search(R_INTRO_COURSE, question)
+    answer = answer_question(question, passages, embed=minilm.embed)
     assert_cited_verbatim(answer, r_intro)
+    assert answer != answer_question(question, passages)  # the embedder changed what was chosen
 
 
 def test_the_same_input_gives_the_same_answer(retriever):

@@ -162,3 +162,10 @@ def test_speak_validates_text(tmp_path):
     # Surrounding whitespace neither counts against the limit nor makes a separate entry.
     spoken = speak(cache, "  " + "Hello world. " * 7 + "  ", "en", max_chars=91)
     assert spoken == speak(cache, "Hello world. " * 7, "en", max_chars=91) and speech.calls == 1
+
+
+def test_answers_are_read_without_their_citation_markers():
+    from profai.services.audio import spoken_text
+
+    assert spoken_text("Chlorophyll absorbs red light [1]. It reflects green [1, 3].") == \
+        "Chlorophyll absorbs red light. It reflects green."

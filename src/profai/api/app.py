@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None, ctx: Container | None = None) -
             app.state.ctx.runner.start()
         # Everything built so far lives as long as the process: keep it out of the collector's
         # full passes, which otherwise walk the whole heap and stall every request in flight.
+        gc.collect()
         gc.freeze()
         try:
             yield

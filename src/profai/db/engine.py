@@ -34,14 +34,17 @@ def make_engine(url: str, *, hot_reads: bool = False) -> Engine:
 def fetch_one(engine: Engine, statement: Select) -> Row | None:
     """The first row of a read on a hot-reads engine; a connection that a database restart
     dropped fails once, invalidates the pool, and the retry gets a fresh one."""
-    for attempt in (1, 2):
-        try:
-            with engine.connect() as conn:
-                return conn.execute(statement).first()
-        except DBAPIError as exc:
-            if attempt == 2 or not exc.connection_invalidated:
-                raise
-    return None
+    try:
+        return _first(engine, statement)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return _first(engine, statement)
+
+
+def _first(engine: Engine, statement: Select) -> Row | None:
+    with engine.connect() as conn:
+        return conn.execute(statement).first()
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

@@ -39,6 +39,10 @@ def get(session: Session, job_id: str) -> Job | None:
     return session.get(Job, job_id, populate_existing=True)
 
 
+def kind_of(session: Session, job_id: str) -> str | None:
+    return session.scalar(select(Job.kind).where(Job.id == job_id))
+
+
 # What a status read shows; selected by name so the row reads like a Job.
 STATUS_COLUMNS = (Job.id, Job.kind, Job.status, Job.progress, Job.message, Job.created_at, Job.started_at,
                   Job.completed_at, Job.updated_at, Job.attempts, Job.result, Job.error, Job.error_code)

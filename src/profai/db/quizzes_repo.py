@@ -21,10 +21,6 @@ def get(session: Session, quiz_id: str, *, lock: bool = False) -> Quiz | None:
     return session.get(Quiz, quiz_id, with_for_update=lock or None)
 
 
-def list_for_course(session: Session, course_id: int) -> list[Quiz]:
-    return list(session.scalars(select(Quiz).where(Quiz.course_id == course_id).order_by(Quiz.created_at.desc())))
-
-
 def count_attempts(session: Session, quiz_id: str) -> int:
     return session.scalar(select(func.count()).where(QuizAttempt.quiz_id == quiz_id)) or 0
 

@@ -60,7 +60,6 @@ def _child_started(**_) -> None:
     global _ctx
     if _ctx is not None:
         _ctx.engine.dispose(close=False)  # the parent's pooled sockets stay the parent's
-        _ctx.reads.dispose(close=False)
         _ctx = None
     signal.signal(signal.SIGUSR2, lambda *_: _stopping.set())
 

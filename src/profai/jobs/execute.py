@@ -100,8 +100,7 @@ def _run(ctx: Container, pipeline, handle: JobHandle, owner: str, job_max_attemp
 def settle_parent(ctx: Container, parent_id: str) -> None:
     """Let a split job's pipeline decide its state now that one of its parts finished."""
     with session_scope(ctx.sessions) as session:
-        parent = jobs_repo.get(session, parent_id)
-        kind = parent.kind if parent is not None else None
+        kind = jobs_repo.kind_of(session, parent_id)
     settle = pipeline_for(kind).settle if kind else None
     if settle is not None:
         settle(parent_id, ctx)

@@ -14,18 +14,13 @@ from profai.settings import Settings
 _settings: Settings | None = None
 
 
-def lower_priority() -> None:
-    """Heavy work yields the CPU to API processes on the same machine, so they stay responsive."""
+def init_process(settings_json: str) -> None:
+    """Compute process start-up: lower priority so the API stays responsive, one thread each."""
+    global _settings
     try:
         os.nice(10)
     except OSError:
         pass
-
-
-def init_process(settings_json: str) -> None:
-    """Compute process start-up: lower priority, then the settings to build providers from."""
-    global _settings
-    lower_priority()
     _settings = Settings.model_validate_json(settings_json)
 
 

@@ -73,33 +73,31 @@ class BM25Index:
     def __init__(self, documents: Iterable[tuple[str, str]], k1: float = K1, b: float = B) -> None:
         self.k1, self.b = k1, b
         self.ids: list[str] = []
-        self.texts: list[str] = []
         lengths: list[int] = []
-        self._postings: dict[str, tuple[list[int], list[int]]] = {}
+        postings: dict[str, tuple[list[int], list[int]]] = {}
         for doc_id, text in documents:
             counts = Counter(tokenize(text))
             row = len(self.ids)
             self.ids.append(doc_id)
-            self.texts.append(text)
             lengths.append(sum(counts.values()))
             for term, tf in counts.items():
-                rows, tfs = self._postings.setdefault(term, ([], []))
+                rows, tfs = postings.setdefault(term, ([], []))
                 rows.append(row)
                 tfs.append(tf)
         if len(set(self.ids)) != len(self.ids):
             raise ValueError("document ids must be unique")
-        self._lengths = np.asarray(lengths, dtype=np.float64)
-        avg = float(self._lengths.mean()) if lengths else 0.0
+        length = np.asarray(lengths, dtype=np.float64)
+        avg = float(length.mean()) if lengths else 0.0
         # Per-document length normalisation, computed once: k1 * (1 - b + b * len / avg).
-        self._norm = k1 * (1 - b + b * self._lengths / avg) if avg else np.full(len(lengths), k1)
-        self._arrays = {t: (np.asarray(r), np.asarray(f, dtype=np.float64)) for t, (r, f) in self._postings.items()}
+        self._norm = k1 * (1 - b + b * length / avg) if avg else np.full(len(lengths), k1)
+        self._arrays = {t: (np.asarray(r), np.asarray(f, dtype=np.float64)) for t, (r, f) in postings.items()}
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def df(self, term: str) -> int:
         """Number of documents containing the (already stemmed) term."""
-        found = self._postings.get(term)
+        found = self._arrays.get(term)
         return len(found[0]) if found else 0
 
     def idf(self, term: str) -> float:

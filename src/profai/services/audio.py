@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import tempfile
 import threading
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import NamedTuple
 from profai.db import courses_repo
 from profai.db.engine import session_scope
 from profai.errors import InvalidInput, NotFound
+from profai.providers.generator.base import MARKER_RE
 from profai.providers.speech import MP3, Speech
 
 _EXTENSIONS = {MP3: ".mp3"}  # anything else is WAV
@@ -108,10 +108,10 @@ def lesson_audio(ctx, course_id: int, lesson_id: int, language: str | None = Non
                  voice: str | None = None) -> CachedAudio:
     """A lesson read aloud (title, then its text), made on the first request and cached."""
     with session_scope(ctx.sessions) as session:
-        if courses_repo.get(session, course_id) is None:
-            raise NotFound(f"Course {course_id} not found", code="course_not_found")
         lesson = courses_repo.get_lesson(session, course_id, lesson_id)
         if lesson is None:
+            if not courses_repo.collection_of(session, course_id)[0]:
+                raise NotFound(f"Course {course_id} not found", code="course_not_found")
             raise NotFound(f"Lesson {lesson_id} not found in course {course_id}", code="lesson_not_found")
         text = f"{lesson.title}.\n\n{lesson.content}"
     s = ctx.settings
@@ -120,4 +120,4 @@ def lesson_audio(ctx, course_id: int, lesson_id: int, language: str | None = Non
 
 def spoken_text(answer: str) -> str:
     """An answer as it should be read: without its [n] citation markers."""
-    return re.sub(r"\s*\[\d+\]", "", answer).strip()
+    return MARKER_RE.sub("", answer).strip()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -15,6 +16,9 @@ if TYPE_CHECKING:
     from profai.retrieval.hybrid import Passage
 
 ProgressFn = Callable[[float, str], None]  # fraction 0..1, message
+
+# A citation marker in an answer, "[2]" or "[1, 3]", with the space before it.
+MARKER_RE = re.compile(r"(\s*)\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
 @dataclass

@@ -5,10 +5,9 @@ llm_schemas.py then checks the answers against that text."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
-from profai.providers.generator.base import LessonDraft, Turn
+from profai.providers.generator.base import MARKER_RE, LessonDraft, Turn
 from profai.providers.generator.quiz import QuizLesson
 from profai.retrieval.hybrid import Passage
 
@@ -22,7 +21,6 @@ HISTORY_TURNS = 3
 MAX_QUIZ_SOURCE = 12_000  # characters of lesson text in one quiz prompt, shared by its lessons
 MIN_QUIZ_EXCERPT = 1_500
 
-_MARKER_RE = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 
 
 # --- lessons ---------------------------------------------------------------------------------
@@ -79,7 +77,7 @@ def answer_messages(question: str, passages: Sequence[Passage], history: Sequenc
     for asked, answered in list(history)[-HISTORY_TURNS:]:
         # Old markers point at an earlier set of passages: left in, they would be cited again.
         messages += [{"role": "user", "content": asked},
-                     {"role": "assistant", "content": clip(_MARKER_RE.sub("", answered), MAX_HISTORY_ANSWER)}]
+                     {"role": "assistant", "content": clip(MARKER_RE.sub("", answered), MAX_HISTORY_ANSWER)}]
     messages.append({"role": "user", "content": question})
     return messages
 

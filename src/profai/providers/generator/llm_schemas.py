@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from profai.ingest.text import split_sentences
 from profai.providers.generator.answer import Citation
-from profai.providers.generator.base import ChatAnswer, LessonDraft
+from profai.providers.generator.base import MARKER_RE, ChatAnswer, LessonDraft
 from profai.providers.generator.extractive import MAX_KEY_TERMS
 from profai.providers.generator.llm_prompts import clip
 from profai.providers.generator.quiz import OPTIONS, QuestionDraft, QuizLesson
@@ -23,7 +23,6 @@ from profai.retrieval.hybrid import Passage
 MIN_OVERLAP = 0.6  # share of a written text's terms that must occur in its source
 LENGTH_RATIO = (0.3, 2.0)  # written lesson length relative to its source: shorter drops facts, longer adds
 QUOTE_CHARS = 300
-_MARKER_RE = re.compile(r"(\s*)\[(\d+(?:\s*,\s*\d+)*)\]")
 # Markers after a full stop ("... light. [1]") cite the sentence before them.
 _TRAILING_RE = re.compile(r"([.!?])((?:\s*\[\d+(?:\s*,\s*\d+)*\])+)")
 
@@ -123,10 +122,10 @@ def checked_questions(items: Sequence[QuizItem], chosen: list[tuple[QuizLesson, 
 
 def cited_answer(text: str, passages: list[Passage], generator: str, note: str | None = None) -> ChatAnswer:
     """The ChatAnswer of `text`: markers naming no passage dropped, the others turned into citations."""
-    text = _MARKER_RE.sub(lambda m: _valid_marker(m, len(passages)), text).strip()
+    text = MARKER_RE.sub(lambda m: _valid_marker(m, len(passages)), text).strip()
     citing: dict[int, list[str]] = {}
     for sentence in split_sentences(_TRAILING_RE.sub(r"\2\1", text)):
-        for match in _MARKER_RE.finditer(sentence):
+        for match in MARKER_RE.finditer(sentence):
             for number in _numbers(match):
                 citing.setdefault(number, []).append(sentence)
     citations = [
@@ -148,7 +147,7 @@ def _valid_marker(match: re.Match[str], count: int) -> str:
 
 def best_quote(passage: str, context: str) -> str:
     """The passage sentence sharing most terms with `context` (the answer citing it), else its start."""
-    want = set(tokenize(_MARKER_RE.sub("", context)))
+    want = set(tokenize(MARKER_RE.sub("", context)))
     sentences = split_sentences(passage)
     scored = [(len(want & set(tokenize(s))), -i, s) for i, s in enumerate(sentences)]
     best = max(scored, default=(0, 0, ""))
