@@ -66,6 +66,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
+def previous(name: str, derived: tuple[str, ...] = ()) -> dict:
+    """The figures last saved under NAME, for a run that measures only some parts again; what
+    save() adds and the `derived` keys (recomputed from the rest) are left out."""
+    path = RESULTS / f"{name}.json"
+    figures = json.loads(path.read_text()) if path.exists() else {}
+    return {k: v for k, v in figures.items() if k not in ("benchmark", "at", "machine", *derived)}
+
+
 def save(name: str, figures: dict) -> Path:
     """Print the figures and write them to bench/results/NAME.json."""
     RESULTS.mkdir(exist_ok=True)

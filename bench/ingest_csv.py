@@ -12,7 +12,6 @@ Usage: python bench/ingest_csv.py [--rows N] [--kill-rows N] [--phases model,loc
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
-from common import RESULTS, PeakRss, save  # noqa: E402
+from common import PeakRss, previous, save  # noqa: E402
 
 from factories import make_csv  # noqa: E402
 from profai.pipelines.csv_to_vectors import dataset_collection  # noqa: E402
@@ -147,9 +146,7 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2")
     args = parser.parse_args()
     phases = args.phases.split(",")
-    previous = RESULTS / "ingest_csv.json"
-    figures = json.loads(previous.read_text()) if previous.exists() else {}
-    figures = {k: v for k, v in figures.items() if k not in ("benchmark", "at", "machine")}
+    figures = previous("ingest_csv")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         csv_path = make_csv(tmp / "rows.csv", args.rows)

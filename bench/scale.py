@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path[:0] = [str(Path(__file__).parents[1] / "tests"), str(Path(__file__).parents[1] / "tests" / "jobs")]
 from celery_cluster import Cluster  # noqa: E402
-from common import R_MANUALS, RESULTS, percentile, save  # noqa: E402
+from common import R_MANUALS, percentile, previous, save  # noqa: E402
 
 from procs import free_port, kill_group, poll_job, start_process, wait_http  # noqa: E402
 from profai.pipelines.pdf_to_course import course_collection  # noqa: E402
@@ -142,14 +142,11 @@ def _crash_run(root: Path, chroma: str) -> dict:
 
 def main() -> None:
     import argparse
-    import json
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--parts", default="throughput,reads,crash", help="which measurements to (re)run")
     parts = parser.parse_args().parts.split(",")
-    previous = RESULTS / "scale.json"
-    figures = json.loads(previous.read_text()) if previous.exists() else {}
-    figures = {k: v for k, v in figures.items() if k not in ("benchmark", "at", "machine", "goals")}
+    figures = previous("scale", derived=("goals",))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         port = free_port()
