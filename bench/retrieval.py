@@ -79,11 +79,8 @@ def main(pdf: Path = R_MANUALS / "R-intro.pdf") -> None:
         started = time.monotonic()
         vectors = embedder.embed([c.text for c in chunks])
         embed_seconds = time.monotonic() - started
-        store.upsert(
-            COLLECTION, [c.id for c in chunks], vectors, [c.text for c in chunks],
-            [{"source_file": c.source_file, "page_start": c.page_start, "page_end": c.page_end,
-              "position": c.position} for c in chunks],
-        )
+        store.upsert(COLLECTION, [c.id for c in chunks], vectors, [c.text for c in chunks],
+                     [c.metadata() for c in chunks])
         # One embedding per question, shared by every mode and setting below.
         cache: dict[str, list[float]] = {}
 

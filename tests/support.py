@@ -48,8 +48,7 @@ def upsert_chunks(store, collection: str, chunks, embedder) -> None:
     """Embed chunks and store them the way the course pipeline does."""
     store.upsert(
         collection, [c.id for c in chunks], embedder.embed([c.text for c in chunks]), [c.text for c in chunks],
-        [{"source_file": c.source_file, "page_start": c.page_start, "page_end": c.page_end, "position": c.position}
-         for c in chunks],
+        [c.metadata() for c in chunks],
     )
 
 

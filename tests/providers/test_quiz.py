@@ -2,7 +2,6 @@
 
 import random
 import re
-from pathlib import Path
 from statistics import mean
 
 import pytest
@@ -11,8 +10,9 @@ from factories import make_pdf
 from profai.ingest.pdf import PdfDocument, read_pdf
 from profai.providers.generator import ExtractiveGenerator
 from profai.providers.generator.quiz import BLANK, DIFFICULTIES, QuestionDraft, QuizLesson, make_questions
+from support import R_MANUALS
 
-R_INTRO = Path("/usr/share/R/doc/manual/R-intro.pdf")
+R_INTRO = R_MANUALS / "R-intro.pdf"
 
 
 def lessons_of(doc: PdfDocument, with_pages: bool = True) -> list[QuizLesson]:

@@ -1,15 +1,15 @@
 """BM25 keyword index: tokens, stemming, scores checked by hand, and search over a real manual."""
 
 import math
-from pathlib import Path
 
 import pytest
 
 from profai.ingest.chunking import chunk_document
 from profai.ingest.pdf import read_pdf
 from profai.retrieval.bm25 import BM25Index, stem, tokenize
+from support import R_MANUALS
 
-R_INTRO = Path("/usr/share/R/doc/manual/R-intro.pdf")
+R_INTRO = R_MANUALS / "R-intro.pdf"
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,11 @@ class Chunk:
     position: int  # 0-based order within the document
     text: str
 
+    def metadata(self) -> dict[str, str | int]:
+        """What the vector store keeps beside the text: where in the sources the passage is."""
+        return {"source_file": self.source_file, "page_start": self.page_start, "page_end": self.page_end,
+                "position": self.position}
+
 
 @dataclass(frozen=True)
 class _Sentence:

@@ -78,9 +78,7 @@ def _embed_chunks(job: JobHandle, ctx: Container, chunks: list[Chunk]) -> None:
     vectors_iter = embed_batches(ctx, [[c.text for c in b] for b in batches])
     for batch, vectors in zip(batches, vectors_iter, strict=True):
         ctx.vectors.upsert(
-            collection, [c.id for c in batch], vectors, [c.text for c in batch],
-            [{"source_file": c.source_file, "page_start": c.page_start, "page_end": c.page_end,
-              "position": c.position} for c in batch],
+            collection, [c.id for c in batch], vectors, [c.text for c in batch], [c.metadata() for c in batch],
         )
         done += len(batch)
         job.progress(16 + 64 * done / max(1, len(chunks)), f"Embedded {done} of {len(chunks)} passages")

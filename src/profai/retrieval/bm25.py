@@ -67,6 +67,11 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
+def bm25_idf(n: int, df: int) -> float:
+    """Lucene's BM25 idf of a term found in df of n documents."""
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
 class BM25Index:
     """An in-memory Okapi BM25 index; documents are (id, text) pairs, ids must be unique."""
 
@@ -102,8 +107,7 @@ class BM25Index:
 
     def idf(self, term: str) -> float:
         """Lucene's BM25 idf of a stemmed term: always positive, highest for rare terms."""
-        n, df = len(self.ids), self.df(term)
-        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+        return bm25_idf(len(self.ids), self.df(term))
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every document for `query`, in index order (0 where no term matches)."""

@@ -6,7 +6,6 @@ the answer says so instead."""
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -16,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 
 from profai.ingest.text import split_sentences, words
-from profai.retrieval.bm25 import is_index_word, stem, tokenize
+from profai.retrieval.bm25 import bm25_idf, is_index_word, stem, tokenize
 from profai.retrieval.hybrid import Passage
 
 Embed = Callable[[Sequence[str]], list[list[float]]]
@@ -216,7 +215,7 @@ def _idf(candidates: list[_Candidate]):
     df = Counter(t for c in candidates for t in c.terms)
 
     def idf(term: str) -> float:
-        return math.log(1 + (n - df.get(term, 0) + 0.5) / (df.get(term, 0) + 0.5))
+        return bm25_idf(n, df.get(term, 0))
 
     return idf
 
