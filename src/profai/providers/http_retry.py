@@ -13,7 +13,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -166,16 +166,13 @@ def check_status(response: httpx.Response, body: bytes, what: str) -> None:
 
 
 def call_with_retries(attempt: Callable[[httpx.Timeout], T], *, what: str, deadline: float | None = None,
-                      limiter: RateLimiter | None = None, policy: RetryPolicy = DEFAULT_POLICY,
-                      max_attempts: int | None = None, timeout: float | None = None) -> T:
+                      limiter: RateLimiter | None = None, policy: RetryPolicy = DEFAULT_POLICY) -> T:
     """Run `attempt(timeouts)` until it succeeds, each try taking a rate-limit permit first.
 
     `attempt` raises _Transient (via check_status), MalformedResponse or an httpx transport error to
     ask for another try. Raises ProviderUnavailable when the attempts or the deadline run out, and
-    lets ProviderError through at once. `max_attempts` / `timeout` override the policy's.
+    lets ProviderError through at once.
     """
-    if max_attempts is not None or timeout is not None:
-        policy = replace(policy, max_attempts=max_attempts or policy.max_attempts, timeout=timeout or policy.timeout)
     last = "no attempt made"
     for n in range(1, policy.max_attempts + 1):
         if limiter is not None:
@@ -216,42 +213,52 @@ def read_body(response: httpx.Response, deadline: float | None) -> bytes:
     return b"".join(chunks)
 
 
-def post_json(client: httpx.Client, url: str, payload: dict[str, Any], *, headers: dict[str, str] | None = None,
-              parse: Callable[[Any], T] = lambda body: body, what: str | None = None, deadline: float | None = None,
-              limiter: RateLimiter | None = None, policy: RetryPolicy = DEFAULT_POLICY) -> T:
-    """POST JSON and return `parse(answer)`; a parser raising MalformedResponse triggers a retry."""
+def post(client: httpx.Client, url: str, payload: dict[str, Any], *, parse: Callable[[bytes], T], what: str,
+         deadline: float | None = None, limiter: RateLimiter | None = None, policy: RetryPolicy = DEFAULT_POLICY) -> T:
+    """POST JSON and return `parse(body)`; a parser raising MalformedResponse triggers a retry."""
 
     def attempt(timeouts: httpx.Timeout) -> T:
-        request = client.build_request("POST", url, json=payload, headers=headers, timeout=timeouts)
+        request = client.build_request("POST", url, json=payload, timeout=timeouts)
         response = client.send(request, stream=True)
         try:
             body = read_body(response, deadline)
         finally:
             response.close()
-        check_status(response, body, what or url)
+        check_status(response, body, what)
+        return parse(body)
+
+    return call_with_retries(attempt, what=what, deadline=deadline, limiter=limiter, policy=policy)
+
+
+def post_json(client: httpx.Client, url: str, payload: dict[str, Any], *, parse: Callable[[Any], T], what: str,
+              deadline: float | None = None, limiter: RateLimiter | None = None,
+              policy: RetryPolicy = DEFAULT_POLICY) -> T:
+    """POST JSON and return `parse(answer)` of the decoded JSON answer."""
+
+    def decoded(body: bytes) -> T:
         try:
-            decoded = json.loads(body)
+            answer = json.loads(body)
         except ValueError as exc:
             raise MalformedResponse(f"invalid JSON ({exc})") from None
-        return parse(decoded)
+        return parse(answer)
 
-    return call_with_retries(attempt, what=what or f"POST {url}", deadline=deadline, limiter=limiter, policy=policy)
+    return post(client, url, payload, parse=decoded, what=what, deadline=deadline, limiter=limiter, policy=policy)
 
 
-def open_stream(client: httpx.Client, url: str, payload: dict[str, Any], *, headers: dict[str, str] | None = None,
-                what: str | None = None, deadline: float | None = None, limiter: RateLimiter | None = None,
+def open_stream(client: httpx.Client, url: str, payload: dict[str, Any], *, what: str,
+                deadline: float | None = None, limiter: RateLimiter | None = None,
                 policy: RetryPolicy = DEFAULT_POLICY) -> httpx.Response:
     """POST and return the open streaming response once its status is 2xx; the caller closes it."""
 
     def attempt(timeouts: httpx.Timeout) -> httpx.Response:
-        request = client.build_request("POST", url, json=payload, headers=headers, timeout=timeouts)
+        request = client.build_request("POST", url, json=payload, timeout=timeouts)
         response = client.send(request, stream=True)
         if response.status_code >= 400:
             try:
                 body = read_body(response, deadline)
             finally:
                 response.close()
-            check_status(response, body, what or url)
+            check_status(response, body, what)
         return response
 
-    return call_with_retries(attempt, what=what or f"POST {url}", deadline=deadline, limiter=limiter, policy=policy)
+    return call_with_retries(attempt, what=what, deadline=deadline, limiter=limiter, policy=policy)

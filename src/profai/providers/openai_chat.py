@@ -10,6 +10,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -30,7 +31,7 @@ from profai.providers.ratelimit import RateLimiter
 if TYPE_CHECKING:
     from profai.settings import Settings
 
-Message = dict[str, str]
+Message = dict[str, str]  # one chat message: role and content
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
 # Generation is slow and costly: fewer, longer attempts than for embeddings.
 CHAT_POLICY = RetryPolicy(max_attempts=4, timeout=120.0)
@@ -64,7 +65,7 @@ class ChatClient:
             raise ModelUnavailable("LLM_BASE_URL and LLM_MODEL must be set to use a language model")
         key = s.llm_api_key or (s.groq_api_key if "groq" in s.llm_base_url else s.openai_api_key)
         return cls(s.llm_base_url, s.llm_model, key, limiter=build_rate_limiter(s, "llm"),
-                   retry=RetryPolicy(max_attempts=CHAT_POLICY.max_attempts, timeout=s.llm_timeout_seconds))
+                   retry=replace(CHAT_POLICY, timeout=s.llm_timeout_seconds))
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("base_url", "model", "api_key", "limiter", "retry",

@@ -10,12 +10,13 @@ self-hosted Piper server plug in the same way: a class with `name`, `rate_wpm`, 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Literal
 
 import httpx
 
 from profai.errors import InvalidInput
-from profai.providers.http_retry import LazyClient, MalformedResponse, call_with_retries, check_status, read_body
+from profai.providers.http_retry import DEFAULT_POLICY, LazyClient, MalformedResponse, post
 from profai.providers.ratelimit import RateLimiter
 from profai.providers.speech.base import MP3, Audio, Voice, join_wav, read_wav, split_for_speech
 
@@ -57,11 +58,11 @@ class HostedSpeech:
     def synthesize(self, text: str, language: str, voice: str | None) -> Audio:
         """Speak `text` as one file; text over the vendor's input limit is sent in sentence-aligned pieces."""
         voice_id = self.resolve_voice(language, voice)
-        bodies = [self._post(piece, voice_id) for piece in split_for_speech(text, self.max_input_chars)]
+        pieces = [self._post(piece, voice_id) for piece in split_for_speech(text, self.max_input_chars)]
         if self.response_format == "wav":
-            return join_wav([read_wav(body) for body in bodies])
+            return join_wav(pieces)
         # MP3 frames are self-contained, so pieces play back to back when simply appended.
-        return Audio(b"".join(bodies), MP3, sum(mp3_seconds(body) for body in bodies))
+        return Audio(b"".join(body for body, _ in pieces), MP3, sum(seconds for _, seconds in pieces))
 
     def voices(self) -> list[Voice]:
         """The configured voice names; hosted voices are multilingual ("mul")."""
@@ -78,34 +79,25 @@ class HostedSpeech:
     def close(self) -> None:
         self._http.close()
 
-    def _post(self, text: str, voice: str) -> bytes:
+    def _post(self, text: str, voice: str):
+        """One piece of speech: the WAV read, or MP3 bytes with their play time."""
         payload: dict[str, Any] = {"model": self.model, "input": text, "voice": voice,
                                    "response_format": self.response_format}
         if self.rate_wpm != _NATIVE_WPM:
             payload["speed"] = round(self.rate_wpm / _NATIVE_WPM, 2)
-        url = f"{self.base_url}/audio/speech"
+        return post(self._http.get(), f"{self.base_url}/audio/speech", payload, parse=self._audio,
+                    what=f"speech ({self.model})", limiter=self.limiter,
+                    policy=replace(DEFAULT_POLICY, max_attempts=self.max_attempts, timeout=self.timeout))
 
-        def attempt(timeouts: httpx.Timeout) -> bytes:
-            request = self._http.get().build_request("POST", url, json=payload, timeout=timeouts)
-            response = self._http.get().send(request, stream=True)
-            try:
-                body = read_body(response, None)
-            finally:
-                response.close()
-            check_status(response, body, f"speech ({self.model})")
-            self._check_audio(body)
-            return body
-
-        return call_with_retries(attempt, what=f"speech ({self.model})", limiter=self.limiter,
-                                 max_attempts=self.max_attempts, timeout=self.timeout)
-
-    def _check_audio(self, body: bytes) -> None:
+    def _audio(self, body: bytes):
         # A proxy's HTML error page with status 200 is worth another try, not a corrupt cache entry.
         try:
             if self.response_format == "wav":
-                read_wav(body)
-            elif not mp3_seconds(body):
+                return read_wav(body)
+            seconds = mp3_seconds(body)
+            if not seconds:
                 raise ValueError("no MP3 frames")
+            return body, seconds
         except ValueError as exc:
             raise MalformedResponse(f"not {self.response_format} audio: {exc}") from None
 
