@@ -63,6 +63,15 @@ def _parse(raw: str) -> dict:
     return message
 
 
+def _audio_frame(ctx, answer: ChatAnswer, message: dict) -> dict:
+    """The answer read aloud, as one frame (synthesis and the file read stay off the event loop)."""
+    s = ctx.settings
+    audio = ctx.speech.get_or_create(spoken_text(answer.text), message.get("language") or s.speech_language,
+                                     message.get("voice") or s.speech_voice)
+    return {"type": "audio", "media_type": audio.media_type, "seconds": audio.seconds,
+            "data": base64.b64encode(audio.path.read_bytes()).decode()}
+
+
 async def _answer(websocket: WebSocket, ctx, message: dict) -> None:
     prepared = await run_in_threadpool(chat_service.prepare, ctx, message.get("course_id"),
                                        message.get("question"), message.get("session_id"))
@@ -77,11 +86,6 @@ async def _answer(websocket: WebSocket, ctx, message: dict) -> None:
     out = _out(prepared, answer)
     await websocket.send_json({"type": "sources", "sources": out["sources"]})
     if message.get("audio"):
-        s = ctx.settings
-        audio = await run_in_threadpool(ctx.speech.get_or_create, spoken_text(answer.text),
-                                        message.get("language") or s.speech_language,
-                                        message.get("voice") or s.speech_voice)
-        await websocket.send_json({"type": "audio", "media_type": audio.media_type, "seconds": audio.seconds,
-                                   "data": base64.b64encode(audio.path.read_bytes()).decode()})
+        await websocket.send_json(await run_in_threadpool(_audio_frame, ctx, answer, message))
     await websocket.send_json({"type": "end", **{k: out[k] for k in ("answer", "grounded", "session_id",
                                                                        "generator", "fallback", "note")}})
