@@ -27,7 +27,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 MALFORMED = ("bad_json", "wrong_count", "missing_fields")
-FAULTS = ("429", "429_retry_after", "500", "slow", *MALFORMED)  # script names; "ok" is the rest
+# Script names; "ok" is the rest. "stream_cut" ends a streamed reply after `cut_after` tokens,
+# without [DONE], as a dropped connection does.
+FAULTS = ("429", "429_retry_after", "500", "slow", "stream_cut", *MALFORMED)
 
 
 def fake_embedding(text: str, dim: int = 64) -> list[float]:
@@ -51,6 +53,7 @@ class Faults:
     p_slow: float = 0.0
     slow_seconds: float = 5.0
     p_malformed: float = 0.0  # split evenly over MALFORMED
+    cut_after: int = 4
     script: deque[str] = field(default_factory=deque)
 
 
@@ -244,7 +247,8 @@ class FakeOpenAI:
             return JSONResponse({"object": "chat.completion", "choices": []})
         text = self._reply_text(body)
         if body.get("stream"):
-            return StreamingResponse(_sse(text, body.get("model")), media_type="text/event-stream")
+            cut = self.faults.cut_after if fault == "stream_cut" else None
+            return StreamingResponse(_sse(text, body.get("model"), cut), media_type="text/event-stream")
         return JSONResponse({
             "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": body.get("model"),
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
@@ -277,14 +281,16 @@ def split_tokens(text: str) -> list[str]:
     return re.findall(r"\s*\S+", text) or [text]
 
 
-async def _sse(text: str, model: str | None):
+async def _sse(text: str, model: str | None, cut_after: int | None = None):
     def chunk(delta: dict, finish: str | None = None) -> str:
         body = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
         return f"data: {json.dumps(body)}\n\n"
 
     yield chunk({"role": "assistant", "content": ""})
-    for token in split_tokens(text):
+    for n, token in enumerate(split_tokens(text)):
+        if n == cut_after:
+            return
         yield chunk({"content": token})
         await asyncio.sleep(0)
     yield chunk({}, "stop")
