@@ -103,9 +103,15 @@ def _pick(registry: dict[str, Callable], name: str, setting: str) -> Callable:
         raise ValueError(f"{setting}={name!r} is not available; choose one of {sorted(registry)}") from None
 
 
-def build_vectors(s: Settings) -> VectorStore:
+def build_vectors(s: Settings, *, own_process: bool) -> VectorStore:
+    """A Chroma server's client, or embedded Chroma: in a child process when heavy work runs in
+    processes (see stores.vector_process), in this one when it runs inline."""
     if s.chroma_url:
         return ChromaVectorStore.server(s.chroma_url)
+    if own_process:
+        from profai.stores.vector_process import VectorStoreProcess
+
+        return VectorStoreProcess(s.data_dir / "chroma")
     return ChromaVectorStore.embedded(s.data_dir / "chroma")
 
 
@@ -164,6 +170,7 @@ class Container:
         if self.runner is not None:
             self.runner.stop()
         self.compute.shutdown()
+        self.vectors.close()
         self.engine.dispose()
         if "reads" in self._built:
             self._built["reads"].dispose()
@@ -178,7 +185,7 @@ def build_container(s: Settings, *, runner: str | None = None, compute_processes
     upgrade(engine)
     processes = default_processes(s) if compute_processes is None else compute_processes
     ctx = Container(
-        settings=s, engine=engine, sessions=make_session_factory(engine), vectors=build_vectors(s),
+        settings=s, engine=engine, sessions=make_session_factory(engine), vectors=build_vectors(s, own_process=processes > 0),
         blobs=LocalBlobStore(s.data_dir / "uploads"), compute=ComputePool(s, processes),
     )
     kind = runner or s.job_runner

@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 from profai.wiring import Container
 
 
-def get_ctx(request: Request) -> Container:
+async def get_ctx(request: Request) -> Container:
+    # async: a plain function would cost every request a hop to the thread pool
     return request.app.state.ctx
 
 

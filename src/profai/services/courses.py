@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from profai.db import courses_repo, jobs_repo
@@ -28,6 +29,11 @@ def clean_title(title: str | None) -> str:
     return title
 
 
+def pdf_facts(path: Path) -> dict:
+    """The check of an uploaded PDF: refuses one that is not a readable PDF, else its page count."""
+    return {"pages": inspect_pdf(path)}
+
+
 def start_course_job(ctx: Container, title: str | None, files: list[IncomingFile]) -> Job:
     """Save and check the PDFs, record a pending job, then hand its id to the runner. If any of it
     fails, nothing of the upload is kept."""
@@ -37,7 +43,7 @@ def start_course_job(ctx: Container, title: str | None, files: list[IncomingFile
         title = clean_title(title)
         saved = save_uploads(
             ctx.blobs, files, prefix="pdfs", suffix=".pdf", max_bytes=s.max_upload_bytes, max_files=s.max_files,
-            check=lambda path: {"pages": inspect_pdf(path)},
+            check=pdf_facts,
         )
         with session_scope(ctx.sessions) as session:
             job = jobs_repo.create(session, KIND, {"course_title": title, "files": saved},

@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from profai.errors import InvalidInput, ProfAIError
-from profai.stores.blobs import LocalBlobStore
-
-
-@dataclass
-class StoredBlob:
-    key: str
-    size: int
-    sha256: str
+from profai.stores.blobs import Check, LocalBlobStore, StoredBlob
 
 
 @dataclass
 class IncomingFile:
-    """A file arriving as a stream, or one the API already streamed into the blob store."""
+    """A file arriving as a stream, or one the API already streamed into the blob store and
+    checked with the same check the service would use."""
 
     filename: str | None
     stream: BinaryIO | None = None
@@ -40,9 +32,14 @@ def display_name(filename: str | None, fallback: str) -> str:
     return name[:120] or fallback
 
 
+def for_file(exc: ProfAIError, name: str) -> ProfAIError:
+    """The same error, saying which file it is about."""
+    return type(exc)(f"{name}: {exc.message}", code=exc.code, status_code=exc.status_code)
+
+
 def save_uploads(
     blobs: LocalBlobStore, files: list[IncomingFile], *, prefix: str, suffix: str, max_bytes: int,
-    max_files: int, check: Callable[[Path], dict[str, Any]],
+    max_files: int, check: Check,
 ) -> list[dict[str, Any]]:
     """Save and check every file, or none: on any error the copies made so far are removed."""
     saved: list[dict[str, Any]] = []
@@ -55,11 +52,10 @@ def save_uploads(
         for n, f in enumerate(files, start=1):
             name = display_name(f.filename, f"file-{n}{suffix}")
             try:
-                blob = store(blobs, f, prefix, suffix, max_bytes)
-                saved.append({"key": blob.key, "filename": name, "size": blob.size, "sha256": blob.sha256})
-                saved[-1].update(check(blobs.path(blob.key)))
+                blob = store(blobs, f, prefix, suffix, max_bytes, check)
             except ProfAIError as exc:
-                raise type(exc)(f"{name}: {exc.message}", code=exc.code, status_code=exc.status_code) from None
+                raise for_file(exc, name) from None
+            saved.append({"key": blob.key, "filename": name, "size": blob.size, "sha256": blob.sha256, **blob.facts})
     except BaseException:
         # The copies made here go; files the API stored already are the caller's to discard.
         discard(blobs, [], [item["key"] for item, f in zip(saved, files) if f.stored is None])
@@ -73,10 +69,10 @@ def discard(blobs: LocalBlobStore, files: list[IncomingFile], keys: list[str] = 
         blobs.delete(key)
 
 
-def store(blobs: LocalBlobStore, f: IncomingFile, prefix: str, suffix: str, max_bytes: int) -> StoredBlob:
-    """The file in the blob store: where the API streamed it, or copied there now."""
+def store(blobs: LocalBlobStore, f: IncomingFile, prefix: str, suffix: str, max_bytes: int,
+          check: Check | None = None) -> StoredBlob:
+    """The file in the blob store, checked: where the API streamed it, or copied there now."""
     if f.stored is not None:
         return f.stored
-    key = blobs.new_key(prefix, suffix)
-    size, sha = blobs.save_stream(key, f.stream, max_bytes, too_large_message=too_large(max_bytes))
-    return StoredBlob(key, size, sha)
+    return blobs.save_stream(blobs.new_key(prefix, suffix), f.stream, max_bytes,
+                             too_large_message=too_large(max_bytes), check=check)

@@ -4,45 +4,70 @@ never become a path."""
 from __future__ import annotations
 
 import hashlib
+import logging
+import queue
 import shutil
+import threading
 import uuid
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from profai.errors import PayloadTooLarge
 
+log = logging.getLogger(__name__)
+
 COPY_BUFFER = 1024 * 1024
+
+Check = Callable[[Path], dict[str, Any]]  # judges a stored file by its content; raises to refuse it
+
+
+@dataclass
+class StoredBlob:
+    """A file saved under a key, with what its check found (for a PDF, its page count)."""
+
+    key: str
+    size: int
+    sha256: str
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 class LocalBlobStore:
     """Files under one folder (a shared volume when several machines run workers)."""
 
     def __init__(self, root: Path):
-        self.root = root
-        self.root.mkdir(parents=True, exist_ok=True)
+        root.mkdir(parents=True, exist_ok=True)
+        self.root = root.resolve()
 
     def new_key(self, prefix: str, suffix: str = "") -> str:
         return f"{prefix}/{uuid.uuid4().hex}{suffix}"
 
     def path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if self.root.resolve() not in path.parents:
+        """The file of a key. Keys are checked by their form rather than resolved on disk (a
+        dozen system calls per upload): relative, with no empty, "." or ".." part."""
+        parts = key.split("/")
+        if not key or any(part in ("", ".", "..") for part in parts) or "\\" in key or "\x00" in key:
             raise ValueError(f"blob key escapes the store: {key!r}")
-        return path
+        return self.root.joinpath(*parts)
 
-    def save_stream(self, key: str, stream: BinaryIO, max_bytes: int, *, too_large_message: str) -> tuple[int, str]:
-        """Copy a stream to the key in buffered pieces, stopping past max_bytes; returns size, sha256."""
-        with self.writer(key, max_bytes, too_large_message=too_large_message) as out:
+    def save_stream(self, key: str, stream: BinaryIO, max_bytes: int, *, too_large_message: str,
+                    check: Check | None = None) -> StoredBlob:
+        """Copy a stream to the key in buffered pieces, stopping past max_bytes, then check it."""
+        out = self.writer(key, max_bytes, too_large_message=too_large_message)
+        try:
             while piece := stream.read(COPY_BUFFER):
                 out.write(piece)
-        return out.size, out.sha256
+        except BaseException:
+            out.discard().result()
+            raise
+        return out.finish(check).result()
 
     def writer(self, key: str, max_bytes: int, *, too_large_message: str) -> BlobWriter:
-        """A file at the key written piece by piece (hashing, counting, refusing past max_bytes);
-        used as a context manager, it removes the file if the writing fails."""
-        path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return BlobWriter(key, path, max_bytes, too_large_message)
+        """A file at the key written piece by piece (hashing, counting, refusing past max_bytes)."""
+        return BlobWriter(key, self.path(key), max_bytes, too_large_message)
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
@@ -51,31 +76,101 @@ class LocalBlobStore:
         shutil.rmtree(self.path(prefix), ignore_errors=True)
 
 
+class _DiskThread:
+    """One thread per process that hashes and writes the pieces of every BlobWriter, in order.
+    Both release the GIL, so they run on another core while the event loop parses the next
+    request instead of on it. The queue is bounded: a disk slower than the network pauses the
+    writer rather than filling memory."""
+
+    def __init__(self, max_pieces: int = 256):
+        self._queue: queue.Queue[Callable[[], None]] = queue.Queue(maxsize=max_pieces)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, work: Callable[[], None]) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="blob-writer", daemon=True)
+                    self._thread.start()
+        self._queue.put(work)
+
+    def _run(self) -> None:
+        while True:
+            work = self._queue.get()
+            try:
+                work()
+            except Exception:  # the writers report their own errors; this thread must not die
+                log.exception("blob writer")
+
+
+_DISK = _DiskThread()
+
+
 class BlobWriter:
+    """Counts and refuses past max_bytes at once, on the caller's thread; the file's creation,
+    hashing and writing happen on the disk thread, then finish() or discard() say when the file
+    is done with."""
+
     def __init__(self, key: str, path: Path, max_bytes: int, too_large_message: str):
         self.key, self.path, self.max_bytes, self.too_large_message = key, path, max_bytes, too_large_message
-        self.size, self._digest, self._out = 0, hashlib.sha256(), path.open("wb")
+        self.size, self._digest = 0, hashlib.sha256()
+        self._out: BinaryIO | None = None
+        self._error: BaseException | None = None
 
     def write(self, piece: bytes) -> None:
         self.size += len(piece)
         if self.size > self.max_bytes:
             raise PayloadTooLarge(self.too_large_message)
-        self._digest.update(piece)
-        self._out.write(piece)
+        _DISK.submit(partial(self._write, piece))
 
-    @property
-    def sha256(self) -> str:
-        return self._digest.hexdigest()
+    def finish(self, check: Check | None = None) -> Future[StoredBlob]:
+        """The stored file once its queued writes are done, with what `check` found in it (run on
+        the disk thread too: opening a PDF releases the GIL as well). If a write or the check
+        fails the file is removed and the future carries the error."""
+        done: Future[StoredBlob] = Future()
+        _DISK.submit(partial(self._finish, check, done))
+        return done
 
-    def close(self) -> None:
-        self._out.close()
+    def discard(self) -> Future[None]:
+        """Remove the file once its queued writes are done."""
+        done: Future[None] = Future()
+        _DISK.submit(partial(self._discard, done))
+        return done
 
-    def abort(self) -> None:
-        self._out.close()
-        self.path.unlink(missing_ok=True)
+    def _file(self) -> BinaryIO:
+        if self._out is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._out = self.path.open("wb")
+        return self._out
 
-    def __enter__(self) -> BlobWriter:
-        return self
+    def _write(self, piece: bytes) -> None:
+        if self._error is None:
+            try:
+                self._file().write(piece)
+                self._digest.update(piece)
+            except BaseException as exc:  # reported by finish(), where the caller is waiting
+                self._error = exc
 
-    def __exit__(self, exc_type, *_) -> None:
-        self.abort() if exc_type is not None else self.close()
+    def _finish(self, check: Check | None, done: Future[StoredBlob]) -> None:
+        try:
+            self._file().close()
+            if self._error is not None:
+                raise self._error
+            facts = check(self.path) if check else {}
+            done.set_result(StoredBlob(self.key, self.size, self._digest.hexdigest(), facts))
+        except BaseException as exc:
+            self._remove()
+            done.set_exception(exc)
+
+    def _discard(self, done: Future[None]) -> None:
+        self._remove()
+        done.set_result(None)
+
+    def _remove(self) -> None:
+        try:
+            if self._out is not None:
+                self._out.close()
+            self.path.unlink(missing_ok=True)
+        except OSError:
+            pass  # nothing was written there, or it cannot be: either way no file is kept

@@ -60,6 +60,8 @@ class VectorStore(Protocol):
 
     def ping(self) -> None: ...
 
+    def close(self) -> None: ...
+
 
 def collection_name(*parts: str) -> str:
     """Build a valid Chroma collection name from parts, deterministically."""
@@ -292,6 +294,9 @@ class ChromaVectorStore:
         except Exception as exc:
             # chromadb reports a down server as ValueError; callers want one clear type.
             raise ConnectionError(f"Chroma is unreachable: {exc}") from exc
+
+    def close(self) -> None:
+        """Nothing to release: the client closes with the process."""
 
     def _get_client(self) -> Any:
         with self._lock:

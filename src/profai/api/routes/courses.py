@@ -30,7 +30,7 @@ async def _start(request: Request, ctx):
     _check_request_size(request, ctx)
     s = ctx.settings
     form = await receive_upload(request, ctx.blobs, file_field="files", prefix="pdfs", suffix=".pdf",
-                                max_bytes=s.max_upload_bytes, max_files=s.max_files)
+                                max_bytes=s.max_upload_bytes, max_files=s.max_files, check=course_service.pdf_facts)
     return await run_in_threadpool(course_service.start_course_job, ctx, form.get("course_title"), form.files)
 
 
