@@ -7,6 +7,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from profai.ingest.chunking import Chunk, chunk_document
 from profai.ingest.pdf import PdfDocument, read_pdf
 from profai.providers.generator import CourseDraft
 from profai.settings import Settings
@@ -45,8 +46,10 @@ def _embedder_for(*key):
     return build_embedder(_settings)
 
 
-def extract_pdf(path: str, filename: str) -> PdfDocument:
-    return read_pdf(Path(path), filename)
+def extract_pdf(path: str, filename: str) -> tuple[PdfDocument, list[Chunk]]:
+    """A PDF's text and its passages (chunking is pure Python: here it holds no API thread's GIL)."""
+    doc = read_pdf(Path(path), filename)
+    return doc, chunk_document(doc)
 
 
 def embed(texts: list[str]) -> list[list[float]]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from profai.db import courses_repo
 from profai.db.engine import session_scope
 from profai.errors import ProfAIError
-from profai.ingest.chunking import Chunk, chunk_document
+from profai.ingest.chunking import Chunk
 from profai.jobs.handle import JobHandle, StepClock
 from profai.jobs.registry import Pipeline, register
 from profai.pipelines import heavy
@@ -34,19 +34,18 @@ def run(job: JobHandle, ctx: Container) -> dict[str, Any]:
     files = job.payload["files"]
     title = job.payload["course_title"]
     job.progress(1, f"Extracting text from {len(files)} PDF file(s)")
-    docs = []
+    docs, chunks = [], []
     results = ctx.compute.imap(heavy.extract_pdf, [(str(ctx.blobs.path(f["key"])), f["filename"]) for f in files])
     for n, f in enumerate(files):
         try:
-            doc = next(results)
+            doc, passages = next(results)
         except ProfAIError as exc:
             raise type(exc)(f"{f['filename']}: {exc.message}", code=exc.code) from None
         docs.append(doc)
+        chunks += passages
         job.progress(1 + 14 * (n + 1) / len(files), f"Extracted {doc.filename} ({len(doc.pages)} pages)")
 
-    clock.lap("extract")
-    chunks: list[Chunk] = [c for doc in docs for c in chunk_document(doc)]
-    clock.lap("chunk")
+    clock.lap("extract")  # and chunk
     job.progress(16, f"Chunked into {len(chunks)} passages")
     _embed_chunks(job, ctx, chunks)
     clock.lap("embed")
