@@ -4,15 +4,16 @@ Chroma's Python bindings hold the GIL while they write (they release it for read
 1 ms per vector here, so a 32-passage batch froze every other thread of the process, the API's
 event loop included, for 35-50 ms, and three jobs writing at once kept uploads, status reads and
 chat waiting. In its own process the store's writes cost the API nothing but the hand-off.
-One child owns the store, so its files still have a single writer; calls run one at a time in it.
+One child owns the store, so its files still have a single writer. It is a multiprocessing
+manager: each calling thread gets its own connection and a thread in the child, so the reads of
+many students run side by side there as they did here.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import threading
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.managers import BaseManager
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +22,18 @@ from profai.stores.vectors import ChromaVectorStore
 _store: ChromaVectorStore | None = None  # in the child
 
 
-def _open(path: str) -> None:
+def _open(path: str) -> ChromaVectorStore:
     global _store
-    _store = ChromaVectorStore.embedded(Path(path))
+    if _store is None:
+        _store = ChromaVectorStore.embedded(Path(path))
+    return _store
 
 
-def _run(method: str, args: tuple, kwargs: dict) -> Any:
-    return getattr(_store, method)(*args, **kwargs)
+class _StoreManager(BaseManager):
+    pass
+
+
+_StoreManager.register("store", callable=_open)
 
 
 def _forward(method: str):
@@ -45,7 +51,8 @@ class VectorStoreProcess:
 
     def __init__(self, path: Path):
         self.path = path
-        self._pool: ProcessPoolExecutor | None = None
+        self._manager: _StoreManager | None = None
+        self._remote: Any = None
         self._lock = threading.Lock()
 
     upsert = _forward("upsert")
@@ -58,30 +65,34 @@ class VectorStoreProcess:
     ping = _forward("ping")
 
     def _call(self, method: str, args: tuple, kwargs: dict) -> Any:
-        pool = self._executor()
+        remote = self._store()
         try:
-            return pool.submit(_run, method, args, kwargs).result()
-        except BrokenProcessPool:
-            self._reset(pool)
-        return self._executor().submit(_run, method, args, kwargs).result()  # once more, in a new child
+            return getattr(remote, method)(*args, **kwargs)
+        except (EOFError, ConnectionError):  # the child died
+            self._reset(remote)
+        return getattr(self._store(), method)(*args, **kwargs)
 
-    def _executor(self) -> ProcessPoolExecutor:
+    def _store(self) -> Any:
         with self._lock:
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(
-                    max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_open, initargs=(str(self.path),),
-                )
-            return self._pool
+            if self._remote is None:
+                manager = _StoreManager(ctx=multiprocessing.get_context("spawn"))
+                manager.start()
+                self._manager, self._remote = manager, manager.store(str(self.path))
+            return self._remote
 
-    def _reset(self, broken: ProcessPoolExecutor) -> None:
+    def _reset(self, broken: Any) -> None:
         with self._lock:
-            if self._pool is broken:
-                self._pool = None
-        broken.shutdown(wait=False, cancel_futures=True)
+            if self._remote is broken:
+                self._stop()
+
+    def _stop(self) -> None:
+        manager, self._manager, self._remote = self._manager, None, None
+        if manager is not None:
+            try:
+                manager.shutdown()
+            except (EOFError, OSError):
+                pass  # already gone
 
     def close(self) -> None:
         with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            self._stop()
