@@ -2,6 +2,7 @@
 
 import random
 import re
+from dataclasses import replace
 from statistics import mean
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from factories import make_pdf
 from profai.ingest.pdf import PdfDocument, read_pdf
 from profai.providers.generator import ExtractiveGenerator
-from profai.providers.generator.quiz import BLANK, DIFFICULTIES, QuestionDraft, QuizLesson, make_questions
+from profai.providers.generator.quiz import BLANK, DIFFICULTIES, QuestionDraft, QuizLesson, _term_pool, make_questions
 from support import R_MANUALS
 
 R_INTRO = R_MANUALS / "R-intro.pdf"
@@ -154,3 +155,14 @@ def test_bad_arguments(bio_lessons):
     # Asking for more than the material holds gives what there is, all distinct.
     many = make_questions(bio_lessons, 100, "easy", random.Random(0))
     assert 6 <= len(many) < 100 and len({q.prompt for q in many}) == len(many)
+
+
+def test_a_course_term_pool_is_built_once_for_all_its_quizzes(r_lessons):
+    _term_pool.cache_clear()
+    first = make_questions(r_lessons, 5, "easy", random.Random(1))
+    # The same course read again from the database: new objects, same text.
+    again = make_questions([replace(lesson) for lesson in r_lessons], 5, "easy", random.Random(1))
+    assert first == again
+    assert (_term_pool.cache_info().misses, _term_pool.cache_info().hits) == (1, 1)
+    make_questions(r_lessons[:3], 5, "easy", random.Random(1))  # other lessons, another pool
+    assert _term_pool.cache_info().misses == 2

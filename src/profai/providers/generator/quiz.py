@@ -103,8 +103,7 @@ def make_questions(
         raise ValueError(f"difficulty must be one of {', '.join(DIFFICULTIES)}, not {difficulty!r}")
     if n < 1 or not lessons:
         return []
-    corpus = "\n\n".join(lesson.content for lesson in lessons)
-    terms = _term_pool(lessons, corpus)
+    terms = list(_term_pool(tuple((lesson.content, tuple(lesson.key_terms)) for lesson in lessons)))
     pending = {i: _rank_items(_items(lesson, i, terms), difficulty) for i, lesson in enumerate(lessons)}
     order = list(range(len(lessons)))
     rng.shuffle(order)
@@ -185,19 +184,22 @@ class _CorpusFacts:
         self.heads = {w.lower() for w in _HEAD_RE.findall(text)}
 
 
-def _term_pool(lessons: Sequence[QuizLesson], corpus: str) -> list[_Term]:
-    """Key terms (answerable) and other salient phrases (wrong options only), one entry per term."""
-    facts = _CorpusFacts(corpus)
-    counts = [count_terms(lesson.content) for lesson in lessons]
+@lru_cache(maxsize=16)
+def _term_pool(lessons: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[_Term, ...]:
+    """Key terms (answerable) and other salient phrases (wrong options only), one entry per term,
+    from each lesson's (content, key terms). Kept for the last few courses: it reads the whole
+    course (~0.4 s for R-intro) and every quiz of that course needs the same pool."""
+    facts = _CorpusFacts("\n\n".join(content for content, _ in lessons))
+    counts = [count_terms(content) for content, _ in lessons]
     index = KeyTermIndex(counts)
     pool: dict[frozenset[str], _Term] = {}
-    for i, lesson in enumerate(lessons):
-        extra = index.top_terms(counts[i], len(lesson.key_terms) + EXTRA_TERMS)
-        for rank, surface in enumerate(list(lesson.key_terms) + extra):
-            term = _make_term(surface, i, rank, rank < len(lesson.key_terms), facts, lesson.content)
+    for i, (content, key_terms) in enumerate(lessons):
+        extra = index.top_terms(counts[i], len(key_terms) + EXTRA_TERMS)
+        for rank, surface in enumerate(list(key_terms) + extra):
+            term = _make_term(surface, i, rank, rank < len(key_terms), facts, content)
             if term is not None and term.key not in pool:
                 pool[term.key] = term
-    return list(pool.values())
+    return tuple(pool.values())
 
 
 def _make_term(
