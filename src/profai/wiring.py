@@ -4,7 +4,6 @@ this module knows which backends it runs on."""
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,12 +126,13 @@ class Container:
     compute: ComputePool
     runner: Any = field(default=None)
     _built: dict[str, Any] = field(default_factory=dict, repr=False)
-    _locks: dict[str, threading.Lock] = field(default_factory=lambda: defaultdict(threading.Lock), repr=False)
+    _locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
 
     def _once(self, name: str, make: Callable[[], Any]) -> Any:
         # Providers load models or open clients: build each on first use, once per process, one
-        # lock per name so a slow model load does not hold up the others.
-        with self._locks[name]:
+        # lock per name so a slow model load does not hold up the others (setdefault is atomic, so
+        # two first callers cannot each get a lock of their own).
+        with self._locks.setdefault(name, threading.Lock()):
             if name not in self._built:
                 self._built[name] = make()
             return self._built[name]

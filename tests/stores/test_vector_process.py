@@ -8,7 +8,7 @@ import pytest
 
 from profai.stores.vector_process import VectorStoreProcess
 from profai.stores.vectors import ChromaVectorStore, VectorHit
-from profai.wiring import build_vectors
+from profai.wiring import build_container
 from stores.test_vectors import seed, unit
 from support import make_settings
 
@@ -57,5 +57,9 @@ def test_a_killed_child_is_replaced_and_the_call_repeated(store):
 
 def test_embedded_chroma_gets_its_own_process_only_where_heavy_work_does(tmp_path):
     settings = make_settings(tmp_path / "data")
-    assert isinstance(build_vectors(settings, own_process=True), VectorStoreProcess)
-    assert isinstance(build_vectors(settings, own_process=False), ChromaVectorStore)
+    for processes, kind in ((1, VectorStoreProcess), (0, ChromaVectorStore)):
+        ctx = build_container(settings, runner="none", compute_processes=processes)
+        try:
+            assert isinstance(ctx.vectors, kind)
+        finally:
+            ctx.close()

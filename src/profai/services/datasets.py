@@ -21,7 +21,7 @@ from profai.pipelines.csv_to_vectors import (
     dataset_collection,
     tally,
 )
-from profai.services.uploads import IncomingFile, discard, display_name, store
+from profai.services.uploads import IncomingFile, discard, display_name, for_file, store
 from profai.stores.vectors import build_where
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def start_dataset(
         try:
             blob = store(ctx.blobs, upload, UPLOAD_PREFIX, ".csv", s.max_dataset_bytes)
         except PayloadTooLarge as exc:
-            raise PayloadTooLarge(f"{name}: {exc.message}") from None
+            raise for_file(exc, name) from None
         key = blob.key
         header = read_header(ctx.blobs.path(key))
         validate_spec(header, spec)
