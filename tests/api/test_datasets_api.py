@@ -3,6 +3,7 @@ embedded Chroma, the local worker pool."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from fastapi.testclient import TestClient
 
 from factories import make_csv, make_pdf
 from profai.api import create_app
+from profai.db.engine import session_scope
+from profai.db.models import Dataset
 from profai.pipelines.csv_to_vectors import dataset_collection
 from profai.wiring import build_container
 from support import make_settings
@@ -70,6 +73,8 @@ def test_rows_are_indexed_in_parts_and_bad_rows_reported_by_line(client, tmp_pat
     assert errors == {62: "empty_id", 63: "duplicate_id", 64: "empty_text"}
     assert "line 5" in next(e["reason"] for e in body["errors"]["items"] if e["line"] == 63)
     assert client.ctx.vectors.count(dataset_collection("catalogue")) == 61
+    with session_scope(client.ctx.sessions) as session:  # the record names the file by its content
+        assert session.get(Dataset, accepted["task_id"]).sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
     hits = client.post("/api/v1/query", json={"namespace": "catalogue", "query": "baking bread in the oven",
                                               "top_k": 5}).json()["results"]

@@ -3,9 +3,12 @@
 import multiprocessing
 import os
 import signal
+import time
 
 import pytest
+from fastapi.testclient import TestClient
 
+from profai.api import create_app
 from profai.stores.vector_process import VectorStoreProcess
 from profai.stores.vectors import ChromaVectorStore, VectorHit
 from profai.wiring import build_container
@@ -63,3 +66,17 @@ def test_embedded_chroma_gets_its_own_process_only_where_heavy_work_does(tmp_pat
             assert isinstance(ctx.vectors, kind)
         finally:
             ctx.close()
+
+
+def test_the_server_starts_the_child_at_start_up_not_at_the_first_call(tmp_path):
+    ctx = build_container(make_settings(tmp_path / "data"), runner="none", compute_processes=1)
+    before = {p.pid for p in multiprocessing.active_children()}
+    try:
+        with TestClient(create_app(ctx=ctx)):
+            deadline = time.monotonic() + 60
+            while not [p for p in multiprocessing.active_children() if p.pid not in before]:
+                assert time.monotonic() < deadline, "no vector child after start-up"
+                time.sleep(0.1)
+            assert ctx.vectors.count("course-1") == 0  # served by the child already running
+    finally:
+        ctx.close()

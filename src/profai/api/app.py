@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import logging
+import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -12,6 +14,15 @@ from profai.api import errors
 from profai.api.routes import audio, chat, courses, datasets, health, jobs, quizzes, web
 from profai.settings import Settings, get_settings
 from profai.wiring import Container, build_container
+
+log = logging.getLogger(__name__)
+
+
+def _warm_up(vectors) -> None:
+    try:
+        vectors.ping()
+    except Exception as exc:  # the readiness check and the first real call report it properly
+        log.warning("vector store not reachable at start-up: %s", exc)
 
 
 def create_app(settings: Settings | None = None, ctx: Container | None = None) -> FastAPI:
@@ -23,6 +34,9 @@ def create_app(settings: Settings | None = None, ctx: Container | None = None) -
         app.state.ctx = ctx or build_container(settings or get_settings())
         if app.state.ctx.runner is not None:
             app.state.ctx.runner.start()
+        # Open the vector store now, beside start-up, rather than in the middle of the first job
+        # or chat (embedded Chroma's own process takes about a second of CPU to start).
+        threading.Thread(target=_warm_up, args=(app.state.ctx.vectors,), name="vectors-warm-up", daemon=True).start()
         # Everything built so far lives as long as the process: keep it out of the collector's
         # full passes, which otherwise walk the whole heap and stall every request in flight.
         gc.collect()

@@ -4,8 +4,8 @@ FastAPI's form parsing spools every file to a temporary file (through a thread p
 it passes 1 MB) before the handler can copy it again; under many concurrent uploads that double
 handling was most of an upload's cost. Here each file part is counted as it arrives, so an
 oversized file is refused at the first byte past the limit and too many files at the first file
-too many, and handed to the blob store's disk thread, which hashes, writes and checks it
-beside the event loop."""
+too many, and handed to the blob store's disk thread, which writes and checks it beside the
+event loop."""
 
 from __future__ import annotations
 

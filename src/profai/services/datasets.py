@@ -22,6 +22,7 @@ from profai.pipelines.csv_to_vectors import (
     tally,
 )
 from profai.services.uploads import IncomingFile, discard, display_name, for_file, store
+from profai.stores.blobs import file_sha256
 from profai.stores.vectors import build_where
 
 if TYPE_CHECKING:
@@ -75,10 +76,11 @@ def start_dataset(
         key = blob.key
         header = read_header(ctx.blobs.path(key))
         validate_spec(header, spec)
+        sha256 = file_sha256(ctx.blobs.path(key))
         dataset_id = str(uuid.uuid4())
         with session_scope(ctx.sessions) as session:
             datasets_repo.create(session, dataset_id, namespace=namespace, filename=name, blob_key=key,
-                                 size=blob.size, sha256=blob.sha256, spec=asdict(spec))
+                                 size=blob.size, sha256=sha256, spec=asdict(spec))
             job = jobs_repo.create(
                 session, KIND, {"dataset_id": dataset_id, "namespace": namespace, "blob_key": key, "filename": name,
                                 "spec": asdict(spec), "header": asdict(header)}, job_id=dataset_id,

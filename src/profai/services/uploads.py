@@ -55,7 +55,7 @@ def save_uploads(
                 blob = store(blobs, f, prefix, suffix, max_bytes, check)
             except ProfAIError as exc:
                 raise for_file(exc, name) from None
-            saved.append({"key": blob.key, "filename": name, "size": blob.size, "sha256": blob.sha256, **blob.facts})
+            saved.append({"key": blob.key, "filename": name, "size": blob.size, **blob.facts})
     except BaseException:
         # The copies made here go; files the API stored already are the caller's to discard.
         discard(blobs, [], [item["key"] for item, f in zip(saved, files) if f.stored is None])

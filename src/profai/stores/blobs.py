@@ -31,8 +31,14 @@ class StoredBlob:
 
     key: str
     size: int
-    sha256: str
     facts: dict[str, Any] = field(default_factory=dict)
+
+
+def file_sha256(path: Path) -> str:
+    """The hex digest of a stored file. Uploads are not hashed as they arrive: each hashed piece
+    cost the disk thread a wait for the GIL, and a PDF's own hash is taken where it is read."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 class LocalBlobStore:
@@ -66,7 +72,7 @@ class LocalBlobStore:
         return out.finish(check).result()
 
     def writer(self, key: str, max_bytes: int, *, too_large_message: str) -> BlobWriter:
-        """A file at the key written piece by piece (hashing, counting, refusing past max_bytes)."""
+        """A file at the key written piece by piece (counting, refusing past max_bytes)."""
         return BlobWriter(key, self.path(key), max_bytes, too_large_message)
 
     def delete(self, key: str) -> None:
@@ -77,8 +83,8 @@ class LocalBlobStore:
 
 
 class _DiskThread:
-    """One thread per process that hashes and writes the pieces of every BlobWriter, in order.
-    Both release the GIL, so they run on another core while the event loop parses the next
+    """One thread per process that writes the pieces of every BlobWriter, in order. Writing
+    releases the GIL, so it runs on another core while the event loop parses the next
     request instead of on it. The queue is bounded: a disk slower than the network pauses the
     writer rather than filling memory."""
 
@@ -108,13 +114,13 @@ _DISK = _DiskThread()
 
 
 class BlobWriter:
-    """Counts and refuses past max_bytes at once, on the caller's thread; the file's creation,
-    hashing and writing happen on the disk thread, then finish() or discard() say when the file
+    """Counts and refuses past max_bytes at once, on the caller's thread; the file's creation
+    and writing happen on the disk thread, then finish() or discard() say when the file
     is done with."""
 
     def __init__(self, key: str, path: Path, max_bytes: int, too_large_message: str):
         self.key, self.path, self.max_bytes, self.too_large_message = key, path, max_bytes, too_large_message
-        self.size, self._digest = 0, hashlib.sha256()
+        self.size = 0
         self._out: BinaryIO | None = None
         self._error: BaseException | None = None
 
@@ -148,7 +154,6 @@ class BlobWriter:
         if self._error is None:
             try:
                 self._file().write(piece)
-                self._digest.update(piece)
             except BaseException as exc:  # reported by finish(), where the caller is waiting
                 self._error = exc
 
@@ -158,7 +163,7 @@ class BlobWriter:
             if self._error is not None:
                 raise self._error
             facts = check(self.path) if check else {}
-            done.set_result(StoredBlob(self.key, self.size, self._digest.hexdigest(), facts))
+            done.set_result(StoredBlob(self.key, self.size, facts))
         except BaseException as exc:
             self._remove()
             done.set_exception(exc)
