@@ -4,7 +4,10 @@ p50/p95 time to the 202. Goal: p95 under 300 ms (the seeds promise under 1 s).
 The client shares the server's two cores, so it is kept as light as a load generator should be
 (as wrk is for the status reads): each request's bytes are built before the burst and written
 raw over its own connection. An httpx client spent 250-400 ms of CPU per burst of 50 doing the
-same, time the server under test then did not have."""
+same, time the server under test then did not have.
+
+The server runs API_PROCESSES API processes (default here 2, one per core; see serving.py):
+`API_PROCESSES=1 python bench/upload_latency.py` measures a single one."""
 
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from procs import kill_group, start_server  # noqa: E402
 
 CONCURRENT = 50
 BURSTS = 10
+API_PROCESSES = int(os.environ.get("API_PROCESSES", 2))
 
 
 def _request(host: str, data: bytes, n: int) -> list[bytes]:
@@ -70,7 +74,7 @@ def main() -> None:
     pdf = R_MANUALS / "R-exts.pdf"  # 1.05 MB, 236 pages
     data = pdf.read_bytes()
     with tempfile.TemporaryDirectory() as tmp:
-        env = {"PROFAI_DATA_DIR": tmp, "MAX_WORKERS": "3"}
+        env = {"PROFAI_DATA_DIR": tmp, "MAX_WORKERS": "3", "API_PROCESSES": str(API_PROCESSES)}
         server, base = start_server(env, Path(tmp) / "server.log")
         try:
             background = [asyncio.run(_burst(base, data, 1, 1000 + i)) for i in range(3)]  # jobs that are running meanwhile
@@ -84,7 +88,7 @@ def main() -> None:
         finally:
             kill_group(server)
     save("upload_latency", {
-        "concurrent_uploads": CONCURRENT, "file_mb": round(len(data) / 1e6, 2), "jobs_running_meanwhile": len(running),
+        "concurrent_uploads": CONCURRENT, "api_processes": API_PROCESSES, "file_mb": round(len(data) / 1e6, 2), "jobs_running_meanwhile": len(running),
         "background_jobs": len(background), "bursts": BURSTS,
         "p95_ms_per_burst": [round(percentile(burst, 95) * 1000) for burst in bursts], "p50_ms": round(percentile(times, 50) * 1000),
         "p95_ms": round(percentile(times, 95) * 1000), "max_ms": round(max(times) * 1000),

@@ -42,13 +42,12 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default: PORT, 5001)")] = None,
 ) -> None:
     """Start the HTTP API (and, in embedded mode, the local worker pool)."""
-    import uvicorn
-
-    from profai.api import create_app
+    from profai.serving import serve as serve_api
 
     s = get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(s), host=host or s.host, port=port or s.port, log_level="info", access_log=s.access_log)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per call to a Chroma server or a model
+    serve_api(s, host or s.host, port or s.port)
 
 
 @app.command()

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), alias="PROFAI_DATA_DIR")
     host: str = Field("127.0.0.1", alias="HOST")
     port: int = Field(5001, alias="PORT")
+    # API processes sharing the port (see serving.py): more spread uploads over the cores.
+    api_processes: int = Field(1, alias="API_PROCESSES", ge=1, le=32)
     # One log line per request costs more than a status read itself; a proxy in front logs them too.
     access_log: bool = Field(False, alias="ACCESS_LOG")
 

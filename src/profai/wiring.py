@@ -177,7 +177,8 @@ class Container:
 
 
 def build_container(s: Settings, *, runner: str | None = None, compute_processes: int | None = None) -> Container:
-    """Wire everything; `runner` overrides JOB_RUNNER ("none" for processes that only read)."""
+    """Wire everything; `runner` overrides JOB_RUNNER ("none" for processes that only read,
+    "polled" for API processes beside the one that runs local jobs)."""
     from profai.db.migrate import upgrade
 
     s.data_dir.mkdir(parents=True, exist_ok=True)
@@ -193,6 +194,10 @@ def build_container(s: Settings, *, runner: str | None = None, compute_processes
         from profai.jobs.local_runner import LocalRunner
 
         ctx.runner = LocalRunner(ctx)
+    elif kind == "polled":
+        from profai.jobs.local_runner import PolledQueue
+
+        ctx.runner = PolledQueue(ctx)
     elif kind == "celery":
         from profai.jobs.celery_runner import CeleryRunner
 

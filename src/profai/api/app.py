@@ -25,13 +25,14 @@ def _warm_up(vectors) -> None:
         log.warning("vector store not reachable at start-up: %s", exc)
 
 
-def create_app(settings: Settings | None = None, ctx: Container | None = None) -> FastAPI:
-    """The ASGI app; pass `ctx` to share an already-built Container (tests, CLI)."""
+def create_app(settings: Settings | None = None, ctx: Container | None = None, *, runner: str | None = None) -> FastAPI:
+    """The ASGI app; pass `ctx` to share an already-built Container (tests, CLI), or `runner` to
+    override JOB_RUNNER in the one it builds (see wiring.build_container)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         own = ctx is None
-        app.state.ctx = ctx or build_container(settings or get_settings())
+        app.state.ctx = ctx or build_container(settings or get_settings(), runner=runner)
         if app.state.ctx.runner is not None:
             app.state.ctx.runner.start()
         # Open the vector store now, beside start-up, rather than in the middle of the first job

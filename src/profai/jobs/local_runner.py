@@ -105,3 +105,27 @@ class LocalRunner:
             "workers": [{"name": f"local-{self.boot}", "threads": self.ctx.settings.max_workers, "alive": True}],
             "running_jobs": sorted(self.running.values()),
         }
+
+
+class PolledQueue:
+    """The runner of an API process beside the one that runs the jobs (API_PROCESSES > 1): the
+    committed row is the whole hand-off, since that process's LocalRunner polls the table."""
+
+    name = "local"
+
+    def __init__(self, ctx: Container):
+        self.ctx = ctx
+
+    def start(self) -> None:
+        pass
+
+    def stop(self, timeout: float = 30) -> None:
+        pass
+
+    def submit(self, job_id: str) -> None:
+        pass  # picked up at the runner's next poll, within a second
+
+    def stats(self) -> dict:
+        with session_scope(self.ctx.sessions) as session:
+            running = [job_id for job_id, _ in jobs_repo.running_owners(session)]
+        return {"runner": self.name, "workers": [], "running_jobs": sorted(running)}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from profai.ingest.chunking import Chunk, chunk_document
 from profai.ingest.pdf import PdfDocument, read_pdf
+from profai.orphans import exit_when_parent_exits
 from profai.providers.generator import CourseDraft
 from profai.settings import Settings
 
@@ -16,8 +17,10 @@ _settings: Settings | None = None
 
 
 def init_process(settings_json: str) -> None:
-    """Compute process start-up: lower priority so the API stays responsive, one thread each."""
+    """Compute process start-up: lower priority so the API stays responsive, one thread each,
+    and an end with the server however it ends."""
     global _settings
+    exit_when_parent_exits()
     try:
         os.nice(10)
     except OSError:

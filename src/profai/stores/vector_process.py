@@ -17,6 +17,7 @@ from multiprocessing.managers import BaseManager
 from pathlib import Path
 from typing import Any
 
+from profai.orphans import exit_when_parent_exits
 from profai.stores.vectors import ChromaVectorStore
 
 _store: ChromaVectorStore | None = None  # in the child
@@ -76,7 +77,7 @@ class VectorStoreProcess:
         with self._lock:
             if self._remote is None:
                 manager = _StoreManager(ctx=multiprocessing.get_context("spawn"))
-                manager.start()
+                manager.start(initializer=exit_when_parent_exits)
                 self._manager, self._remote = manager, manager.store(str(self.path))
             return self._remote
 
