@@ -36,6 +36,14 @@ class ComputePool:
                 )
             return self._pool
 
+    def start(self) -> None:
+        """Start the processes now, beside start-up: each spends a second importing before it
+        lowers its priority, which in the middle of the first job's traffic slowed the API."""
+        if self.processes:
+            executor = self._executor()
+            for _ in range(self.processes):  # no process is idle yet, so each submit starts one
+                executor.submit(os.getpid)
+
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         return next(self.imap(fn, [args]))
 

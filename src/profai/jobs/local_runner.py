@@ -38,6 +38,7 @@ class LocalRunner:
     def start(self) -> None:
         if self._threads:
             return
+        self.ctx.compute.start()
         # Jobs owned by a previous run of this server (same host, dead pid or older boot) go back now.
         reap_once(self.ctx, alive_tags={self._tag(n) for n in range(self.ctx.settings.max_workers)})
         for n in range(self.ctx.settings.max_workers):
