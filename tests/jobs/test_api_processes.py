@@ -92,6 +92,9 @@ def test_api_processes_share_the_port_the_jobs_and_the_vectors(tmp_path):
         assert _cpu_ticks(helper) > helper_cpu  # the second process took its share
 
         os.kill(helper, signal.SIGKILL)
+        # Connections the kernel had already queued on the dying process's socket are reset (one
+        # socket each with SO_REUSEPORT); once it is gone, every new one reaches the first.
+        _wait(lambda: not _alive(helper), "the killed API process did not exit", 10)
         for _ in range(5):  # the first process answers alone meanwhile
             assert httpx.get(f"{base}/api/courses", timeout=10).json()["total"] == 6
         _wait(lambda: [pid for pid, cmd in _children(server.pid).items() if " serve " in cmd and pid != helper]
