@@ -102,13 +102,21 @@ def read_lesson(page) -> None:
     expect(page.get_by_role("heading", name="Intro Biology", level=1)).to_be_visible()
     expect(page.locator("#course-files-list")).to_contain_text("biology.pdf")
     contents = page.get_by_role("navigation", name="Course contents")
+    # The made-up PDF's chapters carry no numbers of their own, so the page numbers them.
+    expect(contents.locator(".module-title").first).to_have_text(re.compile(r"^1\. \S"))
     first = contents.locator("#module-list a").first
     title = first.inner_text()
     first.click()
     expect(page).to_have_url(re.compile(r"#/courses/\d+/lessons/\d+$"))
     expect(page.get_by_role("heading", name=title, level=2)).to_be_visible()
     expect(first).to_have_attribute("aria-current", "page")
+    expect(page.locator("#lesson-module")).to_have_text(re.compile(r"^Module 1 · \S"))
     expect(page.locator("#lesson-source")).to_have_text(SOURCE_PAGES)
+    # An outline that numbers its chapters keeps its own numbers, with no position beside them.
+    headings = page.evaluate("""import('/static/js/format.js').then((f) => f.moduleHeadings(
+        [{title: 'Preface'}, {title: '2 Simple manipulations'}, {title: 'A A sample session'}]))""")
+    assert headings == ["Preface", "2 Simple manipulations", "A A sample session"]
+    assert page.evaluate("import('/static/js/format.js').then((f) => f.moduleHeadings([{title: 'Cells'}]))") == ["1. Cells"]
     expect(page.locator("#lesson-summary")).not_to_be_empty()
     expect(page.locator("#lesson-content p").first).not_to_be_empty()
     expect(page.locator("#lesson-content")).to_contain_text("chlorophyll")

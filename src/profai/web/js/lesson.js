@@ -3,7 +3,7 @@
 import { api, fetchBlob } from "./api.js";
 import { showChat } from "./chat.js";
 import { $, h, show, showError } from "./dom.js";
-import { pagesLabel, plural } from "./format.js";
+import { moduleHeadings, pagesLabel, plural } from "./format.js";
 import { resetQuiz } from "./quiz.js";
 import { focusHeading, routes, state } from "./state.js";
 
@@ -43,9 +43,10 @@ function fillCourse(course) {
   $("course-files-list").textContent = course.source_files?.length
     ? `From ${course.source_files.map((f) => `${f.filename} (${plural(f.pages, "page")})`).join(", ")}`
     : "";
+  const headings = moduleHeadings(course.modules);
   $("module-list").replaceChildren(...course.modules.map((m, i) =>
     h("li", { class: "module" },
-      h("span", { class: "module-title" }, `${i + 1}. ${m.title}`),
+      h("span", { class: "module-title" }, headings[i]),
       h("ol", { class: "lessons" }, m.lessons.map((l) =>
         h("li", {}, h("a", { href: routes.lesson(course.id, l.id), "data-lesson": l.id }, l.title)))))));
   $("nav-chat").href = routes.chat(course.id);
@@ -55,7 +56,8 @@ function fillCourse(course) {
 }
 
 function allLessons(course) {
-  return course.modules.flatMap((m, i) => m.lessons.map((l) => ({ ...l, module: m, moduleNumber: i + 1 })));
+  const headings = moduleHeadings(course.modules, (n, t) => `Module ${n} · ${t}`);
+  return course.modules.flatMap((m, i) => m.lessons.map((l) => ({ ...l, module: m, moduleHeading: headings[i] })));
 }
 
 export function showPanel(route) {
@@ -109,7 +111,7 @@ function showLesson(course, lessons, index) {
   if ($("lesson-panel").dataset.lesson !== String(lesson.id)) stopAudio();
   $("lesson-panel").dataset.lesson = lesson.id;
   document.title = `${lesson.title} · ${course.title} · ProfAI`;
-  $("lesson-module").textContent = `Module ${lesson.moduleNumber} · ${lesson.module.title}`;
+  $("lesson-module").textContent = lesson.moduleHeading;
   $("lesson-title").textContent = lesson.title;
   $("lesson-source").textContent = pagesLabel(lesson.source_file, lesson.page_start, lesson.page_end);
   $("lesson-summary").textContent = lesson.summary || "No summary for this lesson.";
