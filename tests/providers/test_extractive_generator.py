@@ -94,6 +94,18 @@ def test_summary_is_central_sentences_and_key_terms_are_relevant(tmp_path):
     assert "ATP" in respiration.key_terms
 
 
+def test_key_terms_name_things_not_actions():
+    """A lesson that keeps saying "consisting" and "occurring" is still about vectors and operators."""
+    from profai.providers.generator.keyterms import KeyTermIndex, count_terms
+
+    lesson = ("A vector consisting of numbers is occurring here. The operator acts on a vector consisting "
+              "of values. Each operator is occurring once, consisting of two characters. A vector has a length.")
+    others = ["Plants need light and water.", "Cells divide by mitosis.", "Genes carry traits."]
+    counts = [count_terms(text) for text in (lesson, *others)]
+    terms = [t.lower() for t in KeyTermIndex(counts).top_terms(counts[0], 3)]
+    assert terms[:2] == ["vector", "operator"] and "consisting" not in terms and "occurring" not in terms
+
+
 def test_is_deterministic(tmp_path):
     first, second = _build(tmp_path, name="a.pdf", outline=False, headings=False), _build(
         tmp_path, name="a.pdf", outline=False, headings=False

@@ -1,4 +1,5 @@
-"""Key terms: 1-3 word phrases of a lesson weighted by TF-IDF against the whole course."""
+"""Key terms: 1-3 word phrases of a lesson weighted by TF-IDF against the whole course, ending on
+a word that can be a noun."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from profai.ingest.lexicon import can_be_noun
 from profai.ingest.text import WORD_RE, is_content_word
 
 MAX_NGRAM = 3
 _JOINERS = frozenset({"of", "and"})
 PHRASE_BONUS = 0.5  # per extra word: a repeated phrase says more than either of its words
+# A term ending on a verb, adjective or adverb ("consisting", "currently stored") rarely names a
+# concept; weighed down rather than dropped, so a lesson that repeats one still shows it.
+NOT_A_NOUN = 0.2
 
 
 @dataclass
@@ -82,6 +87,8 @@ class KeyTermIndex:
             if len(key) > 1 and count < 2:
                 continue  # a phrase seen once is usually just adjacent words
             weight = count * self.idf(key) * (1 + PHRASE_BONUS * (len(key) - 1))
+            if not can_be_noun(key[-1]):
+                weight *= NOT_A_NOUN
             scored.append((-weight, -len(key), key))
         scored.sort()
         chosen: list[tuple[str, ...]] = []
@@ -89,7 +96,7 @@ class KeyTermIndex:
             clash = next((c for c in chosen if _overlaps(c, key)), None)
             if clash is None:
                 chosen.append(key)
-            elif len(key) > len(clash) and terms.counts[key] >= 0.6 * terms.counts[clash]:
+            elif len(key) > len(clash) and terms.counts[key] >= 0.6 * terms.counts[clash] and can_be_noun(key[-1]):
                 # The longer phrase carries most uses of the word: show the phrase instead.
                 chosen[chosen.index(clash)] = key
             if len(chosen) >= limit * 3:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from profai.ingest.lexicon import can_be_noun
 from profai.ingest.text import split_sentences
 from profai.providers.generator.keyterms import KeyTermIndex, count_terms
 from profai.retrieval.bm25 import tokenize
@@ -252,7 +253,8 @@ def _noun_like(words: list[str], is_key: bool, facts: _CorpusFacts) -> bool:
     noun phrase somewhere (adjectives never do); phrases
     suggested beyond the key terms are held to the same test for every word."""
     head = words[-1].lower()
-    if len(head) < 4 or head in _GENERIC or any(ch.isdigit() for ch in head) or not _nounish_ending(head):
+    if (len(head) < 4 or head in _GENERIC or any(ch.isdigit() for ch in head) or not _nounish_ending(head)
+            or not can_be_noun(head)):
         return False
     if len(words) == 1:
         return head in facts.after_cue and head in facts.heads
@@ -340,7 +342,7 @@ def _distractors(item: _Item, terms: list[_Term], difficulty: str, rng: random.R
     fits = [
         t for t in terms
         if t.kind == answer.kind
-        and not (t.key <= answer.key or answer.key <= t.key)
+        and not _related(t, answer)
         and not t.key <= sentence_terms
         and (t.surface.lower() not in lowered or _find(t.surface, item.sentence) is None)
     ]
@@ -370,14 +372,21 @@ def _distractors(item: _Item, terms: list[_Term], difficulty: str, rng: random.R
     for pick in ranked[: SHORTLIST * 3]:
         if len(chosen) == OPTIONS - 1:
             break
-        if all(not (pick.key <= c.key or c.key <= pick.key) for c in chosen) and rng.random() < 0.7:
+        if not any(_related(pick, c) for c in chosen) and rng.random() < 0.7:
             chosen.append(pick)
     for pick in ranked:  # the random skips above may have left too few
         if len(chosen) == OPTIONS - 1:
             break
-        if pick not in chosen and all(not (pick.key <= c.key or c.key <= pick.key) for c in chosen):
+        if pick not in chosen and not any(_related(pick, c) for c in chosen):
             chosen.append(pick)
     return chosen
+
+
+def _related(a: _Term, b: _Term) -> bool:
+    """One option contains the other, by words ("vectors" / "logical vector") or by letters
+    ("date" / "update"): side by side they would give the answer away or read as a trick."""
+    x, y = a.surface.lower(), b.surface.lower()
+    return a.key <= b.key or b.key <= a.key or x in y or y in x
 
 
 # --- text helpers ---------------------------------------------------------------------------
