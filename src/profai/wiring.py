@@ -164,7 +164,9 @@ class Container:
         """The Speech backend with its on-disk cache of synthesised audio."""
         from profai.services.audio import AudioCache
 
-        return self._once("speech", lambda: AudioCache(build_speech(self.settings), self.settings.data_dir / "audio"))
+        s = self.settings
+        return self._once("speech", lambda: AudioCache(build_speech(s), s.data_dir / "audio",
+                                                       max_bytes=int(s.audio_cache_mb * 1024 * 1024)))
 
     def close(self) -> None:
         if self.runner is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import threading
 import time
 import wave
@@ -169,3 +170,44 @@ def test_answers_are_read_without_their_citation_markers():
 
     assert spoken_text("Chlorophyll absorbs red light [1]. It reflects green [1, 3].") == \
         "Chlorophyll absorbs red light. It reflects green."
+
+
+def _age(cache: AudioCache, text: str, seconds: float) -> None:
+    """Mark an entry as last used `seconds` ago."""
+    record = cache.get_or_create(text, "en", None).path.with_suffix(".json")
+    then = time.time() - seconds
+    os.utime(record, (then, then))
+
+
+def test_least_recently_used_audio_goes_when_the_cache_is_full(tmp_path):
+    speech = CountingSpeech()
+    texts = [f"Lesson {n}. " + TEXT for n in range(4)]
+    unbounded = AudioCache(speech, tmp_path)
+    sizes = [unbounded.get_or_create(t, "en", None).path.stat().st_size for t in texts]
+    for age, text in zip((4000, 1000, 3000, 2000), texts):  # used in the order 0, 2, 3, 1
+        _age(unbounded, text, age)
+
+    # Room for about two entries: the two used longest ago (0, then 2) go, record and audio.
+    cache = AudioCache(speech, tmp_path, max_bytes=sizes[1] + sizes[3] + 2000)
+    cache.evict()
+    kept = {p.stem for p in tmp_path.rglob("*") if p.is_file()}
+    assert kept == {cache.key(t, "en", "en-us") for t in (texts[1], texts[3])}
+    assert sorted(p.suffix for p in tmp_path.rglob("*") if p.is_file()) == [".json", ".json", ".wav", ".wav"]
+    # An evicted lesson is simply made again.
+    calls = speech.calls
+    assert cache.get_or_create(texts[0], "en", None).path.exists() and speech.calls == calls + 1
+
+
+def test_audio_in_use_is_kept_over_the_budget(tmp_path):
+    speech = CountingSpeech()
+    cache = AudioCache(speech, tmp_path, max_bytes=1)
+    old, new = ("An old lesson. " + TEXT), ("A new lesson. " + TEXT)
+    cache.get_or_create(old, "en", None)
+    _age(cache, old, 600)
+    fresh = cache.get_or_create(new, "en", None)  # writing it evicts the old one, never itself
+    assert fresh.path.exists() and [p.stem for p in tmp_path.rglob("*.wav")] == [fresh.path.stem]
+    # A hit marks the entry used, so what students are listening to stays.
+    record = fresh.path.with_suffix(".json")
+    os.utime(record, (0, 0))
+    cache.get_or_create(new, "en", None)
+    assert record.stat().st_mtime > time.time() - 60

@@ -1,4 +1,5 @@
-"""Lesson and answer audio: validate the text, synthesise it once, serve the file from disk after."""
+"""Lesson and answer audio: validate the text, synthesise it once, serve the file from disk after;
+the least recently used files go when the cache outgrows its budget."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import os
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -20,6 +22,8 @@ _EXTENSIONS = {MP3: ".mp3"}  # anything else is WAV
 # Threads asking for the same text wait on one lock instead of synthesising twice; striping keeps
 # the lock table fixed-size however many texts there are.
 _STRIPES = 64
+# An entry used this recently is never evicted: a response may still be sending its file.
+_IN_USE_SECONDS = 300
 
 
 class CachedAudio(NamedTuple):
@@ -34,12 +38,14 @@ class AudioCache:
     A file is keyed by sha256 of (backend, language, voice, rate, text). Each entry is an audio
     file plus a small JSON record written after it; the record is the commit marker, and both are
     written to a temp file then renamed, so a reader in any thread or process sees a whole entry
-    or none.
+    or none. A record's modification time says when the entry was last used: past `max_bytes`
+    (None: no limit) the least recently used entries are removed, record first.
     """
 
-    def __init__(self, speech: Speech, directory: Path) -> None:
+    def __init__(self, speech: Speech, directory: Path, max_bytes: int | None = None) -> None:
         self.speech = speech
         self.directory = Path(directory)
+        self.max_bytes = max_bytes
         self._locks = [threading.Lock() for _ in range(_STRIPES)]
 
     def key(self, text: str, language: str, voice: str) -> str:
@@ -63,7 +69,33 @@ class AudioCache:
             _write_atomic(path, audio.data)
             meta = {"file": path.name, "media_type": audio.media_type, "seconds": audio.seconds}
             _write_atomic(record, json.dumps(meta).encode())
-            return CachedAudio(path, audio.media_type, audio.seconds)
+        self.evict()
+        return CachedAudio(path, audio.media_type, audio.seconds)
+
+    def evict(self) -> None:
+        """Remove least recently used entries until the cache fits its budget. Files are grouped by
+        their key (the record and its audio); temp files of writes in progress are left alone."""
+        if self.max_bytes is None:
+            return
+        entries: dict[Path, list[Path]] = {}
+        for path in self.directory.glob("*/*"):
+            if not path.name.startswith("."):
+                entries.setdefault(path.with_suffix(".json"), []).append(path)
+        sizes, used = {}, {}
+        for record, files in entries.items():
+            try:
+                sizes[record] = sum(f.stat().st_size for f in files)
+                used[record] = record.stat().st_mtime
+            except OSError:  # removed meanwhile, or audio whose record is not written yet
+                continue
+        total = sum(sizes.values())
+        recent = time.time() - _IN_USE_SECONDS
+        for record in sorted(used, key=used.get):
+            if total <= self.max_bytes or used[record] > recent:
+                break
+            for f in sorted(entries[record], key=lambda f: f != record):  # the record first: then a miss
+                f.unlink(missing_ok=True)
+            total -= sizes[record]
 
 
 def speak(cache: AudioCache, text: str, language: str, voice: str | None = None, *, max_chars: int) -> CachedAudio:
@@ -82,13 +114,20 @@ def speak(cache: AudioCache, text: str, language: str, voice: str | None = None,
 
 
 def _load(record: Path) -> CachedAudio | None:
+    """The entry, marked as just used; None when there is none."""
     try:
         meta = json.loads(record.read_text())
     except (OSError, ValueError):
         return None
     path = record.with_name(meta["file"])
     # A record whose audio was deleted by hand is a miss, not an error.
-    return CachedAudio(path, meta["media_type"], meta["seconds"]) if path.exists() else None
+    if not path.exists():
+        return None
+    try:
+        os.utime(record)
+    except OSError:
+        pass  # evicted this instant: the caller still has the file's name, and most likely the file
+    return CachedAudio(path, meta["media_type"], meta["seconds"])
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
