@@ -7,6 +7,7 @@ import json
 import random
 import re
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -17,6 +18,7 @@ from profai.providers.generator import ExtractiveGenerator
 from profai.providers.generator.answer import NOT_FOUND
 from profai.providers.generator.base import ChatAnswer, LessonDraft, final_answer
 from profai.providers.generator.llm import BROKE_OFF_NOTE, UNAVAILABLE_NOTE, LLMGenerator
+from profai.providers.generator.llm_prompts import quiz_excerpt
 from profai.providers.generator.llm_schemas import LessonText, checked_lesson, grounded_terms
 from profai.providers.generator.quiz import QuizLesson
 from profai.providers.http_retry import RetryPolicy
@@ -212,6 +214,15 @@ def test_persistent_invalid_output_falls_back_to_extractive_questions(api, lesso
         generator(api, fallback=False).quiz_questions(lessons, 3, "easy", random.Random(2))
 
 
+def test_a_lesson_excerpt_labels_its_pages():
+    content = "Glycolysis splits glucose in the cytoplasm.\n\nThe Krebs cycle runs in the mitochondria."
+    lesson = QuizLesson("l0", "Respiration", content, [], "biology.pdf", 3, 4,
+                        page_marks=((0, 3), (content.index("The Krebs"), 4)))
+    assert quiz_excerpt(lesson, 1000, 0.0) == ("(page 3) Glycolysis splits glucose in the cytoplasm.\n\n"
+                                               "(page 4) The Krebs cycle runs in the mitochondria.")
+    assert quiz_excerpt(replace(lesson, page_marks=()), 1000, 0.0) == content
+
+
 def test_the_seed_chooses_the_lessons_in_the_prompt(api, lessons):
     api.reply = quiz()  # no questions: the extractive top-up answers
     for seed in range(8):
@@ -248,6 +259,7 @@ def test_the_model_writes_lessons_on_the_extractive_structure(api, bio_doc):
     assert len(pairs) == 3 and len(api.requests) == 3
     for before, after in pairs:
         assert after.content == "Rewritten. " + before.content
+        assert before.page_marks and after.page_marks == []  # offsets of the source, not of the new text
         assert (after.title, after.source_file, after.page_start, after.page_end) == (
             before.title, before.source_file, before.page_start, before.page_end)
         assert len(after.key_terms) == 3 and "quantum entanglement" not in after.key_terms
@@ -279,12 +291,14 @@ def test_a_model_that_is_down_is_not_called_for_every_lesson(tmp_path):
 
 def test_written_text_that_strays_from_the_source_is_not_used():
     source = "Chlorophyll absorbs red and blue light. It reflects green light, which is why leaves look green."
-    lesson = LessonDraft("Light", source, "Chlorophyll absorbs light.", ["chlorophyll"], "b.pdf", 4, 5)
+    lesson = LessonDraft("Light", source, "Chlorophyll absorbs light.", ["chlorophyll"], "b.pdf", 4, 5,
+                         [(0, 4), (source.index("It reflects"), 5)])
     invented = LessonText(content="Quantum dots emit photons when electrons tunnel through potential barriers in "
                                   "semiconductor crystals.", summary="Quantum dots emit photons.",
                           key_terms=["Green light", "quantum dots"])
     checked = checked_lesson(lesson, invented, source)
     assert (checked.content, checked.summary, checked.key_terms) == (source, lesson.summary, ["Green light"])
+    assert checked.page_marks == lesson.page_marks  # still the source text, so still its pages
     assert grounded_terms(["light", "LIGHT", "ligh", " blue   light "], source) == ["light", "blue light"]
 
 

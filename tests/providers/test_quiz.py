@@ -16,14 +16,12 @@ from support import R_MANUALS
 R_INTRO = R_MANUALS / "R-intro.pdf"
 
 
-def lessons_of(doc: PdfDocument, with_pages: bool = True) -> list[QuizLesson]:
+def lessons_of(doc: PdfDocument, with_marks: bool = True) -> list[QuizLesson]:
     course = ExtractiveGenerator().build_course("Course", [doc])
-    texts = {p.number: p.text for p in doc.pages}
     out = []
     for i, lesson in enumerate(lesson for module in course.modules for lesson in module.lessons):
-        pages = tuple((n, texts[n]) for n in range(lesson.page_start, lesson.page_end + 1)) if with_pages else ()
         out.append(QuizLesson(f"lesson-{i}", lesson.title, lesson.content, lesson.key_terms, lesson.source_file,
-                              lesson.page_start, lesson.page_end, pages))
+                              lesson.page_start, lesson.page_end, lesson.page_marks if with_marks else ()))
     return out
 
 
@@ -38,9 +36,13 @@ def r_lessons(r_doc) -> list[QuizLesson]:
 
 
 @pytest.fixture(scope="module")
-def bio_lessons(tmp_path_factory) -> list[QuizLesson]:
-    path = make_pdf(tmp_path_factory.mktemp("bio") / "bio.pdf")
-    return lessons_of(read_pdf(path, "bio.pdf"))
+def bio_doc(tmp_path_factory) -> PdfDocument:
+    return read_pdf(make_pdf(tmp_path_factory.mktemp("bio") / "bio.pdf"), "bio.pdf")
+
+
+@pytest.fixture(scope="module")
+def bio_lessons(bio_doc) -> list[QuizLesson]:
+    return lessons_of(bio_doc)
 
 
 def squash(text: str) -> str:
@@ -55,7 +57,8 @@ def has_word(term: str, text: str) -> bool:
     return re.search(rf"(?<![\w.-]){re.escape(term)}(?![\w]|[.-]\w)", text, re.IGNORECASE) is not None
 
 
-def assert_well_formed(questions: list[QuestionDraft], lessons: list[QuizLesson]) -> None:
+def assert_well_formed(questions: list[QuestionDraft], lessons: list[QuizLesson], doc: PdfDocument) -> None:
+    pages = {p.number: p.text for p in doc.pages}
     by_id = {lesson.lesson_id: lesson for lesson in lessons}
     for q in questions:
         sentence = source_sentence(q)
@@ -76,7 +79,6 @@ def assert_well_formed(questions: list[QuestionDraft], lessons: list[QuizLesson]
         # Provenance: the sentence is in the lesson and on the page named.
         assert squash(sentence) in squash(lesson.content)
         assert q.source_file == lesson.source_file and lesson.page_start <= q.page <= lesson.page_end
-        pages = dict(lesson.pages)
         # The page the sentence starts on (it may run over onto the next one).
         assert " ".join(sentence.split()[:4]) in squash(pages[q.page])
         assert squash(sentence) in squash(pages[q.page] + " " + pages.get(q.page + 1, ""))
@@ -84,20 +86,20 @@ def assert_well_formed(questions: list[QuestionDraft], lessons: list[QuizLesson]
 
 
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)
-def test_questions_from_r_intro_are_well_formed(r_lessons, difficulty):
+def test_questions_from_r_intro_are_well_formed(r_lessons, r_doc, difficulty):
     questions = make_questions(r_lessons, 12, difficulty, random.Random(7))
     assert len(questions) == 12
-    assert_well_formed(questions, r_lessons)
+    assert_well_formed(questions, r_lessons, r_doc)
     assert len({source_sentence(q) for q in questions}) == 12
     assert len({q.options[q.correct_index].lower() for q in questions}) == 12
     # Round-robin over lessons: twelve questions come from twelve lessons.
     assert len({q.lesson_id for q in questions}) == 12
 
 
-def test_biology_quiz_covers_every_chapter(bio_lessons):
+def test_biology_quiz_covers_every_chapter(bio_lessons, bio_doc):
     questions = make_questions(bio_lessons, 6, "medium", random.Random(1))
     assert len(questions) == 6
-    assert_well_formed(questions, bio_lessons)
+    assert_well_formed(questions, bio_lessons, bio_doc)
     assert {q.lesson_id for q in questions} == {lesson.lesson_id for lesson in bio_lessons}
     for q in questions:
         assert q.page == {"lesson-0": 1, "lesson-1": 2, "lesson-2": 3}[q.lesson_id]
@@ -117,10 +119,10 @@ def lesson_distance(option: str, question: QuestionDraft, lessons: list[QuizLess
     return min(abs(i - home) for i, lesson in enumerate(lessons) if has_word(option, lesson.content))
 
 
-def test_difficulty_moves_sentences_and_wrong_options(r_lessons):
+def test_difficulty_moves_sentences_and_wrong_options(r_lessons, r_doc):
     easy = make_questions(r_lessons, 30, "easy", random.Random(3))
     hard = make_questions(r_lessons, 30, "hard", random.Random(3))
-    assert_well_formed(easy + hard, r_lessons)
+    assert_well_formed(easy + hard, r_lessons, r_doc)
 
     def distance(questions):
         return mean(lesson_distance(o, q, r_lessons) for q in questions
@@ -134,8 +136,8 @@ def test_difficulty_moves_sentences_and_wrong_options(r_lessons):
     assert length(easy) < length(hard)
 
 
-def test_pages_are_estimated_within_the_lesson_without_page_texts(r_doc):
-    lessons = lessons_of(r_doc, with_pages=False)
+def test_pages_are_estimated_within_the_lesson_without_page_marks(r_doc):
+    lessons = lessons_of(r_doc, with_marks=False)
     questions = make_questions(lessons, 15, "medium", random.Random(5))
     texts = {p.number: squash(p.text) for p in r_doc.pages}
     by_id = {lesson.lesson_id: lesson for lesson in lessons}

@@ -109,6 +109,8 @@ class Lesson(Base):
     source_file: Mapped[str] = mapped_column(String(300))
     page_start: Mapped[int] = mapped_column(Integer)
     page_end: Mapped[int] = mapped_column(Integer)
+    # [[offset, page], ...]: where each page begins in `content` (empty when content is not source text).
+    page_marks: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
 
     module: Mapped[Module] = relationship(back_populates="lessons")
 

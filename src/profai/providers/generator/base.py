@@ -23,7 +23,8 @@ MARKER_RE = re.compile(r"(\s*)\[(\d+(?:\s*,\s*\d+)*)\]")
 
 @dataclass
 class LessonDraft:
-    """One lesson: source text of a page range plus its summary and key terms."""
+    """One lesson: source text of a page range plus its summary and key terms; `page_marks`
+    ((offset, page), ...) says where each page begins in `content` when it is the source text."""
 
     title: str
     content: str
@@ -32,6 +33,7 @@ class LessonDraft:
     source_file: str
     page_start: int
     page_end: int
+    page_marks: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass

@@ -56,6 +56,7 @@ class ExtractiveGenerator:
                         source_file=doc.filename,
                         page_start=min(p.page_start for p in section.paras),
                         page_end=max(p.page_end for p in section.paras),
+                        page_marks=section.page_marks,
                     )
                 )
             module_title = plan.title or _module_title(plan, terms, index, len(modules) + 1)

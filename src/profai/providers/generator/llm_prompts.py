@@ -114,8 +114,10 @@ def quiz_messages(lessons: Sequence[tuple[QuizLesson, str]], n: int, difficulty:
 
 def quiz_excerpt(lesson: QuizLesson, limit: int, start: float) -> str:
     """Up to `limit` characters of the lesson, from `start` (0..1) of the way in, with page labels."""
-    if lesson.pages:
-        text = "\n\n".join(f"(page {number}) {' '.join(body.split())}" for number, body in lesson.pages)
+    if lesson.page_marks:
+        ends = [at for at, _ in lesson.page_marks[1:]] + [len(lesson.content)]
+        text = "\n\n".join(f"(page {page}) {' '.join(lesson.content[at:end].split())}"
+                           for (at, page), end in zip(lesson.page_marks, ends))
     else:
         text = lesson.content.strip()
     if len(text) <= limit:

@@ -72,7 +72,9 @@ def checked_lesson(lesson: LessonDraft, out: LessonText, source: str) -> LessonD
     if not summary or overlap(summary, source) < MIN_OVERLAP:
         summary = lesson.summary
     key_terms = grounded_terms(out.key_terms, lesson.content) or lesson.key_terms
-    return replace(lesson, content=content, summary=summary, key_terms=key_terms)
+    # The page marks are offsets into the source text: the model's words have none.
+    page_marks = lesson.page_marks if content == lesson.content else []
+    return replace(lesson, content=content, summary=summary, key_terms=key_terms, page_marks=page_marks)
 
 
 def grounded_terms(terms: Sequence[str], source: str) -> list[str]:

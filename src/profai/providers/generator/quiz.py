@@ -17,6 +17,7 @@ from functools import lru_cache
 from profai.ingest.lexicon import can_be_noun
 from profai.ingest.text import split_sentences
 from profai.providers.generator.keyterms import KeyTermIndex, count_terms
+from profai.providers.generator.sections import PageMarks, page_at
 from profai.retrieval.bm25 import tokenize
 
 DIFFICULTIES = ("easy", "medium", "hard")
@@ -50,7 +51,8 @@ _DEFINING_VERBS = r"(?:is|are|was|were|means|refers to|consists of|is defined as
 
 @dataclass(frozen=True)
 class QuizLesson:
-    """One lesson as quiz input; `pages` ((number, text), ...) pins each sentence to its exact page."""
+    """One lesson as quiz input; `page_marks` ((offset, page), ...), where each page begins in
+    `content`, pins each sentence to its exact page."""
 
     lesson_id: str
     title: str
@@ -59,7 +61,7 @@ class QuizLesson:
     source_file: str
     page_start: int
     page_end: int
-    pages: tuple[tuple[int, str], ...] = ()
+    page_marks: PageMarks = ()
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class _Item:
     term: _Term
     defining: bool
     at: float  # where the sentence starts in the lesson, 0..1
+    offset: int  # where it starts in the lesson's content, -1 if not found there as it is
 
 
 def make_questions(
@@ -278,12 +281,15 @@ def _items(lesson: QuizLesson, index: int, terms: list[_Term]) -> list[_Item]:
     own = sorted((t for t in terms if t.lesson == index and t.answerable), key=lambda t: t.rank)
     out: list[_Item] = []
     squashed = " ".join(lesson.content.split())
-    cursor = 0
+    cursor = raw_cursor = 0
     for sentence in split_sentences(lesson.content):
-        # split_sentences squashes whitespace, so offsets are in the squashed content.
+        # split_sentences squashes whitespace: `start` is in the squashed content, `offset` (for
+        # the page marks) in the content itself, where whitespace inside paragraphs is single.
         found = squashed.find(sentence, cursor)
         start = found if found >= 0 else cursor
         cursor = start
+        offset = lesson.content.find(sentence, raw_cursor)
+        raw_cursor = max(raw_cursor, offset)
         if not _clozeworthy(sentence):
             continue
         lowered = sentence.lower()
@@ -292,7 +298,8 @@ def _items(lesson: QuizLesson, index: int, terms: list[_Term]) -> list[_Item]:
                 continue
             # The blank must leave enough of the sentence to answer from.
             if len(sentence) - len(term.surface) * len(_pattern(term.surface).findall(sentence)) >= 30:
-                out.append(_Item(index, sentence, term, _defines(term.surface, sentence), start / len(squashed)))
+                out.append(_Item(index, sentence, term, _defines(term.surface, sentence), start / len(squashed),
+                                 offset))
     return out
 
 
@@ -404,16 +411,9 @@ def _find(surface: str, text: str) -> re.Match[str] | None:
 
 
 def _page_of(item: _Item, lesson: QuizLesson) -> int:
-    """The page the sentence starts on: found in `lesson.pages` when given, else estimated."""
-    if lesson.pages:
-        # Pages joined, so a sentence running over a page break is found too.
-        joined, starts = "", []
-        for number, text in lesson.pages:
-            starts.append((len(joined), number))
-            joined += " ".join(text.split()) + " "
-        at = joined.find(" ".join(item.sentence.split()))
-        if at >= 0:
-            return max((start, number) for start, number in starts if start <= at)[1]
+    """The page the sentence starts on: read from the lesson's page marks, else estimated."""
+    if lesson.page_marks and item.offset >= 0:
+        return page_at(lesson.page_marks, item.offset, lesson.page_start)
     if lesson.page_end <= lesson.page_start or not lesson.content:
         return lesson.page_start
     return min(lesson.page_end, lesson.page_start + int(item.at * (lesson.page_end - lesson.page_start + 1)))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from profai.ingest.text import split_sentences
@@ -10,15 +12,32 @@ from profai.ingest.text import split_sentences
 MIN_LESSON_WORDS = 80
 MAX_LESSON_WORDS = 1500
 
+# Where pages begin in a text: (character offset, page number) pairs, offsets ascending.
+PageMarks = Sequence[tuple[int, int]]
+
+
+def page_at(marks: PageMarks, offset: int, default: int) -> int:
+    """The page the character at `offset` sits on; `default` before the first mark."""
+    i = bisect.bisect_right([at for at, _ in marks], offset) - 1
+    return marks[i][1] if i >= 0 else default
+
 
 @dataclass(frozen=True)
 class Para:
-    """One paragraph of source text and the pages it sits on."""
+    """One paragraph of source text and the pages it sits on; `breaks` marks the pages that begin
+    inside it (a paragraph running over a page break)."""
 
     text: str
     page_start: int
     page_end: int
     words: int
+    breaks: tuple[tuple[int, int], ...] = ()
+
+    def piece(self, start: int, end: int, text: str, words: int) -> Para:
+        """The part of this paragraph from `start` to `end`, with its own pages."""
+        inside = tuple((at - start, page) for at, page in self.breaks if start < at < end)
+        return Para(text, page_at(self.breaks, start, self.page_start),
+                    page_at(self.breaks, max(start, end - 1), self.page_start), words, inside)
 
 
 @dataclass
@@ -35,6 +54,18 @@ class Section:
     @property
     def text(self) -> str:
         return "\n\n".join(p.text for p in self.paras)
+
+    @property
+    def page_marks(self) -> list[tuple[int, int]]:
+        """Where each page begins in `text`, so any sentence of the lesson can name its page."""
+        marks: list[tuple[int, int]] = []
+        offset = 0
+        for para in self.paras:
+            for at, page in ((0, para.page_start), *para.breaks):
+                if not marks or marks[-1][1] != page:
+                    marks.append((offset + at, page))
+            offset += len(para.text) + 2
+        return marks
 
 
 @dataclass
@@ -109,14 +140,20 @@ def sentence_pieces(paras: list[Para], limit: int) -> list[Para]:
             out.append(para)
             continue
         run: list[str] = []
-        size = 0
+        size = start = end = 0
         for sentence in split_sentences(para.text):
             n = len(sentence.split())
             if run and size + n > limit:
-                out.append(Para(" ".join(run), para.page_start, para.page_end, size))
+                out.append(para.piece(start, end, " ".join(run), size))
                 run, size = [], 0
+            # Where the sentence sits in the paragraph, for the pages of each piece.
+            found = para.text.find(sentence, end)
+            at = found if found >= 0 else end
+            if not run:
+                start = at
+            end = at + len(sentence)
             run.append(sentence)
             size += n
         if run:
-            out.append(Para(" ".join(run), para.page_start, para.page_end, size))
+            out.append(para.piece(start, end, " ".join(run), size))
     return out

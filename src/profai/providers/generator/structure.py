@@ -64,7 +64,8 @@ def paragraphs(doc: PdfDocument) -> list[Para]:
             words = len(block.split())
             prev = out[-1] if out else None
             if first and prev and prev.page_end == page.number - 1 and _continues(prev.text, block):
-                out[-1] = Para(f"{prev.text} {block}", prev.page_start, page.number, prev.words + words)
+                out[-1] = Para(f"{prev.text} {block}", prev.page_start, page.number, prev.words + words,
+                               (*prev.breaks, (len(prev.text) + 1, page.number)))
             else:
                 out.append(Para(block, page.number, page.number, words))
             first = False
