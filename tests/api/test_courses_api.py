@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from factories import BIOLOGY, make_pdf
-from support import wait_job
+from profai.ingest.pdf import read_pdf
+from support import upload_course, wait_job
 
 
 def test_upload_answers_at_once_then_builds_a_course(client, tmp_path):
@@ -31,13 +32,26 @@ def test_upload_answers_at_once_then_builds_a_course(client, tmp_path):
     titles = [m["title"] for m in course["modules"]]
     assert titles == ["Photosynthesis", "Cellular Respiration", "Genetics", "Ecology"]
     lesson = course["modules"][0]["lessons"][0]
-    assert lesson["source_file"] == "a.pdf" and lesson["page_start"] == 1
+    assert lesson["source_file"] == "a.pdf" and lesson["page_start"] == 1 and lesson["page_marks"] == [[0, 1]]
     assert "chlorophyll" in lesson["content"]
     assert lesson["summary"] and lesson["key_terms"]
     assert course["modules"][3]["lessons"][0]["source_file"] == "b.pdf"
 
     listed = client.get("/api/courses").json()
     assert listed["total"] == 1 and listed["courses"][0]["course_id"] == result["course_id"]
+
+
+def test_a_lesson_says_where_each_of_its_pages_begins(client, tmp_path):
+    # Every paragraph given eight times over: the chapter runs onto a second and a third page.
+    pdf = make_pdf(tmp_path / "long.pdf", [("Photosynthesis", BIOLOGY[0][1] * 8)])
+    course = client.get(f"/api/courses/{upload_course(client, pdf, 'Long')}").json()
+    lesson = course["modules"][0]["lessons"][0]
+    pages = [p.text for p in read_pdf(pdf, "long.pdf").pages]
+    assert len(pages) >= 3 and (lesson["page_start"], lesson["page_end"]) == (1, len(pages))
+    assert [page for _, page in lesson["page_marks"]] == list(range(1, len(pages) + 1))
+    assert lesson["content"][:40] in pages[0]  # after the chapter heading
+    for at, page in lesson["page_marks"][1:]:
+        assert pages[page - 1].startswith(lesson["content"][at:at + 40])
 
 
 def test_vectors_are_written_once_per_passage(client, ctx, tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from factories import make_pdf
+from factories import BIOLOGY, make_pdf
 from procs import kill_group, start_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -54,7 +54,8 @@ def page(tmp_path: Path):
 
 
 def test_student_path_from_upload_to_quiz(server: str, page, tmp_path: Path):
-    pdf = make_pdf(tmp_path / "biology.pdf")
+    # The first chapter runs over three pages, so its lesson shows where pages 2 and 3 begin.
+    pdf = make_pdf(tmp_path / "biology.pdf", [(BIOLOGY[0][0], BIOLOGY[0][1] * 8), *BIOLOGY[1:]])
     page.goto(server)
     expect(page.get_by_role("heading", name="Courses", exact=True)).to_be_visible()
 
@@ -120,6 +121,15 @@ def read_lesson(page) -> None:
     expect(page.locator("#lesson-summary")).not_to_be_empty()
     expect(page.locator("#lesson-content p").first).not_to_be_empty()
     expect(page.locator("#lesson-content")).to_contain_text("chlorophyll")
+    breaks = page.locator("#lesson-content [role=doc-pagebreak]")
+    expect(breaks).to_have_text(["p. 2", "p. 3"])
+    expect(breaks.first).to_have_attribute("title", "biology.pdf, page 2 begins here")
+    # Offsets count code points, as Python does: a character outside the BMP takes one, not two.
+    content = "Let 𝑥 be a vector.\n\nIt runs on and on"
+    marks = [[0, 4], [content.index("It runs"), 5], [content.index("and on"), 6]]
+    parts = page.evaluate("([c, m]) => import('/static/js/format.js').then((f) => f.lessonParagraphs(c, m))",
+                          [content, marks])
+    assert parts == [["Let 𝑥 be a vector."], [5, "It runs on ", 6, "and on"]]
 
 
 def listen(page) -> None:

@@ -18,6 +18,9 @@ class LessonOut(BaseModel):
     source_file: str
     page_start: int
     page_end: int
+    # [[offset, page], ...]: where each page begins in `content` (offsets in characters); empty when
+    # the content is not the source text (written by a model, or imported).
+    page_marks: list[tuple[int, int]]
 
 
 class ModuleOut(BaseModel):
@@ -53,7 +56,8 @@ class CourseOut(BaseModel):
                 ModuleOut(id=m.id, title=m.title, lessons=[
                     LessonOut(id=lesson.id, title=lesson.title, content=lesson.content, summary=lesson.summary,
                               key_terms=list(lesson.key_terms), source_file=lesson.source_file,
-                              page_start=lesson.page_start, page_end=lesson.page_end)
+                              page_start=lesson.page_start, page_end=lesson.page_end,
+                              page_marks=[tuple(mark) for mark in lesson.page_marks])
                     for lesson in m.lessons
                 ])
                 for m in course.modules

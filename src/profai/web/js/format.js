@@ -6,6 +6,21 @@ export function pagesLabel(file, start, end) {
   return file ? `${file}, ${pages}` : pages;
 }
 
+// Stands where a page begins while the text is split; no PDF text holds a NUL.
+const PAGE = "\u0000";
+const PAGE_RE = new RegExp(`${PAGE}(\\d+)${PAGE}`);
+
+/** The lesson's paragraphs, each a list of text runs and page numbers: a number stands where that
+ * page of the source begins. `pageMarks` ([offset, page], ...) count code points, as Python does,
+ * hence Array.from rather than string indexes. The first page is in the lesson's heading. */
+export function lessonParagraphs(content, pageMarks = []) {
+  const chars = Array.from(content || "");
+  for (const [at, page] of pageMarks.slice(1).reverse()) chars.splice(at, 0, `${PAGE}${page}${PAGE}`);
+  const blocks = chars.join("").split(/\n\s*\n/).map((p) => p.replace(/\s*\n\s*/g, " ").trim()).filter(Boolean);
+  if (!blocks.length) return [["This lesson has no text."]];
+  return blocks.map((block) => block.split(PAGE_RE).map((part, i) => (i % 2 ? Number(part) : part)).filter((p) => p !== ""));
+}
+
 export const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 // Outline titles often carry their own number ("2 Simple manipulations", "A A sample session").

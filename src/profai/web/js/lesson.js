@@ -3,7 +3,7 @@
 import { api, fetchBlob } from "./api.js";
 import { showChat } from "./chat.js";
 import { $, h, show, showError } from "./dom.js";
-import { moduleHeadings, pagesLabel, plural } from "./format.js";
+import { lessonParagraphs, moduleHeadings, pagesLabel, plural } from "./format.js";
 import { resetQuiz } from "./quiz.js";
 import { focusHeading, routes, state } from "./state.js";
 
@@ -117,7 +117,8 @@ function showLesson(course, lessons, index) {
   $("lesson-summary").textContent = lesson.summary || "No summary for this lesson.";
   $("lesson-terms").replaceChildren(...(lesson.key_terms || []).map((t) => h("li", {}, t)));
   show($("terms-section"), Boolean(lesson.key_terms?.length));
-  $("lesson-content").replaceChildren(...paragraphs(lesson.content).map((p) => h("p", {}, p)));
+  $("lesson-content").replaceChildren(...lessonParagraphs(lesson.content, lesson.page_marks).map((parts) =>
+    h("p", {}, parts.map((part) => (typeof part === "number" ? pageBreak(lesson.source_file, part) : part)))));
 
   const prev = lessons[index - 1];
   const next = lessons[index + 1];
@@ -125,9 +126,10 @@ function showLesson(course, lessons, index) {
   pagerLink($("next-lesson"), next && routes.lesson(course.id, next.id), next && `${next.title} →`);
 }
 
-function paragraphs(text) {
-  const blocks = (text || "").split(/\n\s*\n/).map((p) => p.replace(/\s*\n\s*/g, " ").trim()).filter(Boolean);
-  return blocks.length ? blocks : ["This lesson has no text."];
+// Where a page of the source begins, as printed books mark it in an ebook.
+function pageBreak(file, page) {
+  return h("span", { class: "page-mark", role: "doc-pagebreak", "aria-label": `Page ${page}`,
+                     title: `${file}, page ${page} begins here` }, `p. ${page}`);
 }
 
 function pagerLink(a, href, label) {
