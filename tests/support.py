@@ -12,6 +12,17 @@ from profai.settings import Settings
 R_MANUALS = Path("/usr/share/R/doc/manual")
 
 
+def squash(text: str) -> str:
+    """Text with every run of whitespace as one space, as sentences are compared."""
+    return " ".join(text.split())
+
+
+def starts_on(sentence: str, pages: dict[int, str], page: int) -> bool:
+    """Whether `sentence` begins on `page` of squashed `pages`; it may run over onto the next."""
+    at = (pages[page] + " " + pages.get(page + 1, "")).find(squash(sentence))
+    return 0 <= at < len(pages[page])
+
+
 def make_settings(data_dir: Path, **overrides) -> Settings:
     """Settings for a test: its own data dir, short leases, no .env file."""
     values = {"PROFAI_DATA_DIR": data_dir, "ENVIRONMENT": "test", "JOB_LEASE_SECONDS": 6,

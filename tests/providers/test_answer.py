@@ -11,7 +11,7 @@ import pytest
 from profai.ingest.pdf import PdfDocument
 from profai.providers.generator.answer import NOT_FOUND, Answer, answer_question, expand_query, is_follow_up
 from profai.retrieval.hybrid import HybridRetriever
-from support import R_INTRO_COURSE
+from support import R_INTRO_COURSE, squash
 
 MARKER = re.compile(r" \[(\d+)\]$")
 
@@ -19,10 +19,6 @@ MARKER = re.compile(r" \[(\d+)\]$")
 @pytest.fixture(scope="module")
 def retriever(r_intro_store, minilm) -> HybridRetriever:
     return HybridRetriever(r_intro_store, lambda text: minilm.embed([text])[0])
-
-
-def squash(text: str) -> str:
-    return " ".join(text.split())
 
 
 def assert_cited_verbatim(answer: Answer, r_intro: PdfDocument) -> None:

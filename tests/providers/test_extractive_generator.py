@@ -10,6 +10,7 @@ from profai.ingest.pdf import read_pdf
 from profai.ingest.text import split_sentences
 from profai.providers.generator import CourseDraft, CourseGenerator, ExtractiveGenerator
 from profai.providers.generator.sections import Para, Section, page_at, sentence_pieces
+from support import squash, starts_on
 
 R_MANUALS = Path("/usr/share/R/doc/manual")
 TITLES = [title for title, _ in BIOLOGY]
@@ -22,10 +23,6 @@ def _build(tmp_path, name="bio.pdf", **kwargs) -> CourseDraft:
 
 def _lessons(course: CourseDraft):
     return [lesson for module in course.modules for lesson in module.lessons]
-
-
-def _squash(text: str) -> str:
-    return " ".join(text.split())
 
 
 def _assert_verbatim(course: CourseDraft) -> None:
@@ -54,7 +51,7 @@ def test_modules_come_from_the_outline(tmp_path):
         lesson = module.lessons[0]
         assert (lesson.source_file, lesson.page_start, lesson.page_end) == ("bio.pdf", number, number)
         _, paragraphs = BIOLOGY[number - 1]
-        assert _squash(paragraphs[0]) in _squash(lesson.content)
+        assert squash(paragraphs[0]) in squash(lesson.content)
     _assert_verbatim(course)
 
 
@@ -72,7 +69,7 @@ def test_topic_segmentation_without_outline_or_headings(tmp_path):
     lessons = _lessons(course)
     assert len(course.modules) >= 1 and len(lessons) >= 2
     # Lessons cover the whole text, in order, without loss or duplication.
-    assert _squash(" ".join(lesson.content for lesson in lessons)) == _squash(" ".join(p.text for p in doc.pages))
+    assert squash(" ".join(lesson.content for lesson in lessons)) == squash(" ".join(p.text for p in doc.pages))
     # The Genetics chapter shares few words with the others, so a cut lands at its start.
     assert any(lesson.content.startswith("Genetics is the study of heredity") for lesson in lessons)
     for module in course.modules:
@@ -180,7 +177,7 @@ def test_big_manual_gives_a_course():
 
 def test_page_marks_name_the_page_of_every_sentence():
     doc = _read_manual("R-intro.pdf")
-    pages = {p.number: _squash(p.text) for p in doc.pages}
+    pages = {p.number: squash(p.text) for p in doc.pages}
     spanning = 0
     for lesson in _lessons(ExtractiveGenerator().build_course("R", [doc])):
         marks = lesson.page_marks
@@ -193,8 +190,7 @@ def test_page_marks_name_the_page_of_every_sentence():
             cursor = lesson.content.index(sentence, cursor)
             page = page_at(marks, cursor, lesson.page_start)
             # It starts on that page and may run over onto the next.
-            at = (pages[page] + " " + pages.get(page + 1, "")).find(_squash(sentence))
-            assert 0 <= at < len(pages[page]), (sentence, page)
+            assert starts_on(sentence, pages, page), (sentence, page)
     assert spanning >= 20
 
 

@@ -11,7 +11,7 @@ from factories import make_pdf
 from profai.ingest.pdf import PdfDocument, read_pdf
 from profai.providers.generator import ExtractiveGenerator
 from profai.providers.generator.quiz import BLANK, DIFFICULTIES, QuestionDraft, QuizLesson, _term_pool, make_questions
-from support import R_MANUALS
+from support import R_MANUALS, squash
 
 R_INTRO = R_MANUALS / "R-intro.pdf"
 
@@ -43,10 +43,6 @@ def bio_doc(tmp_path_factory) -> PdfDocument:
 @pytest.fixture(scope="module")
 def bio_lessons(bio_doc) -> list[QuizLesson]:
     return lessons_of(bio_doc)
-
-
-def squash(text: str) -> str:
-    return " ".join(text.split())
 
 
 def source_sentence(question: QuestionDraft) -> str:

@@ -9,10 +9,7 @@ from profai.db import courses_repo
 from profai.db.engine import session_scope
 from profai.providers.generator import ExtractiveGenerator
 from profai.services.quizzes import create_quiz
-
-
-def _squash(text: str) -> str:
-    return " ".join(text.split())
+from support import squash, starts_on
 
 
 def test_every_question_names_the_page_of_its_sentence(ctx, r_intro):
@@ -22,7 +19,7 @@ def test_every_question_names_the_page_of_its_sentence(ctx, r_intro):
                                                  collection=None, source_files=[]).id
         first_page = {lesson.id: lesson.page_start for m in courses_repo.get(s, course_id).modules
                       for lesson in m.lessons}
-    pages = {p.number: _squash(p.text) for p in r_intro.pages}
+    pages = {p.number: squash(p.text) for p in r_intro.pages}
     quiz = create_quiz(ctx, course_id, questions=30, difficulty="medium", seed=4)
     assert len(quiz.questions) == 30
     later_pages = 0
@@ -30,7 +27,6 @@ def test_every_question_names_the_page_of_its_sentence(ctx, r_intro):
         sentence = re.fullmatch(r'The course says: "(.*)" \(R-intro\.pdf, page (\d+)\)', q["explanation"]).group(1)
         page = q["source"]["page"]
         # The sentence starts on the page named and may run over onto the next.
-        at = (pages[page] + " " + pages.get(page + 1, "")).find(_squash(sentence))
-        assert 0 <= at < len(pages[page]), (sentence, page)
+        assert starts_on(sentence, pages, page), (sentence, page)
         later_pages += page > first_page[q["lesson_id"]]
     assert later_pages >= 5  # not just each lesson's first page

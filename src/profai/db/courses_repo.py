@@ -36,7 +36,7 @@ def replace_for_job(
                 module_id=module.id, course_id=course.id, position=l_pos, title=ld.title[:300],
                 content=ld.content, summary=ld.summary, key_terms=list(ld.key_terms),
                 source_file=ld.source_file, page_start=ld.page_start, page_end=ld.page_end,
-                page_marks=[list(mark) for mark in ld.page_marks],
+                page_marks=ld.page_marks,
             ))
     session.flush()
     return course

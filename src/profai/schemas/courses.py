@@ -57,7 +57,7 @@ class CourseOut(BaseModel):
                     LessonOut(id=lesson.id, title=lesson.title, content=lesson.content, summary=lesson.summary,
                               key_terms=list(lesson.key_terms), source_file=lesson.source_file,
                               page_start=lesson.page_start, page_end=lesson.page_end,
-                              page_marks=[tuple(mark) for mark in lesson.page_marks])
+                              page_marks=lesson.page_marks)
                     for lesson in m.lessons
                 ])
                 for m in course.modules

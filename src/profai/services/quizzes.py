@@ -40,7 +40,7 @@ def create_quiz(
         lessons = [QuizLesson(lesson_id=str(lesson.id), title=lesson.title, content=lesson.content,
                               key_terms=list(lesson.key_terms), source_file=lesson.source_file,
                               page_start=lesson.page_start, page_end=lesson.page_end,
-                              page_marks=[tuple(mark) for mark in lesson.page_marks])
+                              page_marks=lesson.page_marks)
                    for m in modules for lesson in m.lessons]
     # Without a seed every request draws a new one, so asking twice gives a different quiz.
     seed = secrets.randbelow(2**31) if seed is None else seed

@@ -12,8 +12,9 @@ from profai.ingest.text import split_sentences
 MIN_LESSON_WORDS = 80
 MAX_LESSON_WORDS = 1500
 
-# Where pages begin in a text: (character offset, page number) pairs, offsets ascending.
-PageMarks = Sequence[tuple[int, int]]
+# Where pages begin in a text: (character offset, page number) pairs, offsets ascending; lists of
+# two once read back from the database's JSON, which serve the same.
+PageMarks = Sequence[Sequence[int]]
 
 
 def page_at(marks: PageMarks, offset: int, default: int) -> int:
