@@ -33,12 +33,15 @@ system-deps:
 run: setup system-deps
 	$(VENV)/bin/profai serve
 
-test: setup
+test: setup lint
 	$(MAKE) system-deps WITH_BROWSER=1
 	$(PY) -m pytest -q
 
+# Style (ruff), the layers of DESIGN.md (import-linter) and types (mypy); `make test` runs it first.
 lint: setup
 	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 bench: bench-ingest bench-upload bench-scale bench-csv bench-retrieval bench-chat bench-audio
 
@@ -72,7 +75,7 @@ worker: setup
 # Flower, the Celery dashboard, on http://127.0.0.1:5555 against the same broker.
 flower: setup
 	$(PIP) install -c requirements.lock flower
-	$(VENV)/bin/celery -A profai.jobs.celery_worker flower --port=5555
+	$(VENV)/bin/celery -A profai.worker flower --port=5555
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

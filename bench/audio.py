@@ -17,8 +17,8 @@ from common import R_MANUALS, PeakRss, percentile, save, tree_rss_mb  # noqa: E4
 
 from profai.ingest.pdf import read_pdf  # noqa: E402
 from profai.providers.speech import EspeakSpeech, split_for_speech  # noqa: E402
-from profai.services.audio import AudioCache  # noqa: E402
 from profai.settings import Settings  # noqa: E402
+from profai.stores.audio_cache import AudioCache  # noqa: E402
 
 LESSONS = 12
 CHUNKS = 80

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 from common import PeakRss, previous, save  # noqa: E402
 
 from factories import make_csv  # noqa: E402
+from profai.domain import CLI  # noqa: E402
 from profai.pipelines.csv_to_vectors import dataset_collection  # noqa: E402
 from profai.services import datasets  # noqa: E402
 from profai.services.uploads import IncomingFile  # noqa: E402
@@ -62,9 +63,9 @@ def run_task(settings: Settings, csv_path: Path, namespace: str) -> dict:
         ctx.runner.start()
         started = time.monotonic()
         with csv_path.open("rb") as f:
-            job = datasets.start_dataset(ctx, IncomingFile(csv_path.name, f), namespace=namespace, id_column="id",
+            job = datasets.start_dataset(ctx, CLI, IncomingFile(csv_path.name, f), namespace=namespace, id_column="id",
                                          text_columns=("title", "description"), metadata_columns=("topic",))
-        while (report := datasets.task_report(ctx, job.id)).job.status not in FINAL:
+        while (report := datasets.task_report(ctx, CLI, job.id)).job.status not in FINAL:
             time.sleep(0.5)
         seconds = time.monotonic() - started
         stored = ctx.vectors.count(dataset_collection(namespace))
@@ -107,23 +108,23 @@ def hosted(csv_path: Path, tmp: Path) -> dict:
 
 def kill_and_resume(csv_path: Path, tmp: Path, kills: int = 2) -> dict:
     """A real `profai serve` killed with SIGKILL mid-task, restarted on the same data directory."""
-    import httpx
 
     from procs import kill_group, start_server
+    from support import admin_http
 
     env = {"PROFAI_DATA_DIR": str(tmp / "kill"), "CHUNK_SIZE": "1000"}
     proc, url = start_server(env, tmp / "kill-0.log")
     with csv_path.open("rb") as f:
-        task_id = httpx.post(f"{url}/api/v1/datasets", files={"file": (csv_path.name, f, "text/csv")}, timeout=60,
+        task_id = admin_http.post(f"{url}/api/v1/datasets", files={"file": (csv_path.name, f, "text/csv")}, timeout=60,
                              data={"namespace": "bench-kill", "id_column": "id",
                                    "text_columns": "title,description"}).json()["task_id"]
     started, total = time.monotonic(), len(texts_of(csv_path, 10**9))
     for n in range(1, kills + 1):
-        while httpx.get(f"{url}/api/v1/tasks/{task_id}", timeout=10).json()["processed_rows"] < total * n / (kills + 1):
+        while admin_http.get(f"{url}/api/v1/tasks/{task_id}", timeout=10).json()["processed_rows"] < total * n / (kills + 1):
             time.sleep(0.5)
         kill_group(proc, signal.SIGKILL)
         proc, url = start_server(env, tmp / f"kill-{n}.log")
-    while (body := httpx.get(f"{url}/api/v1/tasks/{task_id}", timeout=10).json())["status"] not in FINAL:
+    while (body := admin_http.get(f"{url}/api/v1/tasks/{task_id}", timeout=10).json())["status"] not in FINAL:
         time.sleep(0.5)
     seconds = time.monotonic() - started
     kill_group(proc, signal.SIGTERM)

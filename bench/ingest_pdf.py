@@ -11,6 +11,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import R_MANUALS, PeakRss, save  # noqa: E402
 
+from profai.domain import CLI  # noqa: E402
 from profai.services import courses, jobs  # noqa: E402
 from profai.services.uploads import IncomingFile  # noqa: E402
 from profai.settings import Settings  # noqa: E402
@@ -23,8 +24,8 @@ def main(pdf: Path = R_MANUALS / "R-exts.pdf") -> None:
         ctx.runner.start()
         started = time.monotonic()
         with pdf.open("rb") as f:
-            job = courses.start_course_job(ctx, "Writing R Extensions", [IncomingFile(pdf.name, f)])
-        while (job := jobs.get_job(ctx, job.id)).status not in ("completed", "failed"):
+            job = courses.start_course_job(ctx, CLI, "Writing R Extensions", [IncomingFile(pdf.name, f)])
+        while (job := jobs.get_job(ctx, CLI, job.id)).status not in ("completed", "failed"):
             time.sleep(0.05)
         total = time.monotonic() - started
         ctx.close()

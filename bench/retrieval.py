@@ -19,11 +19,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import R_MANUALS, save  # noqa: E402
 
+from profai.domain import Passage
 from profai.ingest.chunking import chunk_document  # noqa: E402
 from profai.ingest.pdf import read_pdf  # noqa: E402
 from profai.providers.embedder import OnnxMiniLM  # noqa: E402
 from profai.providers.generator.answer import answer_question  # noqa: E402
-from profai.retrieval.hybrid import CANDIDATES, KEYWORD_WEIGHT, RRF_K, HybridRetriever, Passage  # noqa: E402
+from profai.retrieval.hybrid import CANDIDATES, KEYWORD_WEIGHT, RRF_K, HybridRetriever  # noqa: E402
 from profai.stores.vectors import ChromaVectorStore  # noqa: E402
 
 QUESTIONS = Path(__file__).with_name("retrieval_questions.json")

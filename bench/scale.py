@@ -21,10 +21,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path[:0] = [str(Path(__file__).parents[1] / "tests"), str(Path(__file__).parents[1] / "tests" / "jobs")]
 from celery_cluster import Cluster  # noqa: E402
 from common import R_MANUALS, percentile, previous, save  # noqa: E402
+from identities import user_key  # noqa: E402
 
 from procs import free_port, kill_group, poll_job, start_process, wait_http  # noqa: E402
 from profai.pipelines.pdf_to_course import course_collection  # noqa: E402
 from profai.stores.vectors import ChromaVectorStore  # noqa: E402
+from support import admin_http  # noqa: E402
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PDF = R_MANUALS / "R-data.pdf"  # 300 kB, ~40 pages: a realistic small upload
@@ -48,7 +50,7 @@ def _drop_databases() -> None:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-async def _upload_all(base: str, n: int) -> tuple[list[str], list[float]]:
+async def _upload_all(base: str, n: int, key: str) -> tuple[list[str], list[float]]:
     data = PDF.read_bytes()
 
     async def one(i: int) -> tuple[str, float]:
@@ -58,7 +60,7 @@ async def _upload_all(base: str, n: int) -> tuple[list[str], list[float]]:
         assert resp.status_code == 202, resp.text
         return resp.json()["job_id"], time.perf_counter() - started
 
-    async with httpx.AsyncClient(timeout=60) as client:
+    async with httpx.AsyncClient(timeout=60, headers={"X-API-Key": key}) as client:
         pairs = await asyncio.gather(*(one(i) for i in range(n)))
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
@@ -70,8 +72,9 @@ def _throughput(root: Path, chroma: str, workers: int) -> dict:
         for _ in range(workers):
             cluster.worker(concurrency=1)
         base = cluster.server()
+        key = user_key(base, "teacher")
         started = time.monotonic()
-        jobs, to_202 = asyncio.run(_upload_all(base, UPLOADS))
+        jobs, to_202 = asyncio.run(_upload_all(base, UPLOADS, key))
         results = [poll_job(base, j, timeout=900) for j in jobs]
         minutes = (time.monotonic() - started) / 60
         assert all(r["status"] == "completed" for r in results)
@@ -81,8 +84,10 @@ def _throughput(root: Path, chroma: str, workers: int) -> dict:
         cluster.close()
 
 
-def _wrk(url: str, connections: int, seconds: int = 15) -> subprocess.Popen:
-    return subprocess.Popen(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+def _wrk(url: str, connections: int, key: str, seconds: int = 15) -> subprocess.Popen:
+    """Status reads as the job's teacher: every request checks its API key (cached per process)."""
+    return subprocess.Popen(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+                             "-H", f"X-API-Key: {key}", url],
                             stdout=subprocess.PIPE, text=True)
 
 
@@ -100,12 +105,13 @@ def _status_reads(root: Path, chroma: str, busy: bool) -> dict:
     cluster = Cluster(root / f"reads-{busy}", _database(), chroma)
     try:
         apis = [cluster.server(), cluster.server()]
+        key = user_key(apis[0], "teacher")
         if busy:  # workers embedding on the same 2 cores while the reads run
             cluster.worker(concurrency=2)
-            asyncio.run(_upload_all(apis[0], 6))
+            asyncio.run(_upload_all(apis[0], 6, key))
             time.sleep(5)
-        job_id = asyncio.run(_upload_all(apis[0], 1))[0][0]
-        runs = [_wrk(f"{api}/api/jobs/{job_id}", 32) for api in apis]
+        job_id = asyncio.run(_upload_all(apis[0], 1, key))[0][0]
+        runs = [_wrk(f"{api}/api/jobs/{job_id}", 32, key) for api in apis]
         figures = [_parse_wrk(p.communicate()[0]) for p in runs]
         return {"api_processes": 2, "clients": 64, "workers_busy": busy,
                 "requests_per_s": round(sum(f[0] for f in figures)),
@@ -119,7 +125,7 @@ def _crash_run(root: Path, chroma: str) -> dict:
     try:
         workers = [cluster.worker(concurrency=1), cluster.worker(concurrency=1)]
         base = cluster.server()
-        jobs, _ = asyncio.run(_upload_all(base, 24))
+        jobs, _ = asyncio.run(_upload_all(base, 24, user_key(base, "teacher")))
         kills = 0
         for _ in range(6):  # a minute: kill the oldest worker every 10 s, start a new one
             time.sleep(10)
@@ -128,7 +134,7 @@ def _crash_run(root: Path, chroma: str) -> dict:
             workers.append(cluster.worker(concurrency=1))
         results = {j: poll_job(base, j, timeout=900) for j in jobs}
         store = ChromaVectorStore.server(chroma)
-        courses = httpx.get(f"{base}/api/courses?limit=500").json()["courses"]
+        courses = admin_http.get(f"{base}/api/courses?limit=500").json()["courses"]
         per_job = {j: sum(1 for c in courses if c["title"] == r["result"]["course_title"]) if r.get("result") else 0
                    for j, r in results.items()}
         lost = sum(1 for r in results.values() if r["status"] != "completed")

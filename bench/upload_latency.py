@@ -20,13 +20,12 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 from common import R_MANUALS, percentile, save  # noqa: E402
 
 from procs import kill_group, start_server  # noqa: E402
+from support import TEST_ADMIN_KEY, admin_http  # noqa: E402
 
 CONCURRENT = 50
 BURSTS = 10
@@ -40,7 +39,7 @@ def _request(host: str, data: bytes, n: int) -> list[bytes]:
             f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="book-{n}.pdf"\r\n'
             f"Content-Type: application/pdf\r\n\r\n").encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
-    start = (f"POST /api/upload-pdfs HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
+    start = (f"POST /api/upload-pdfs HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nX-API-Key: {TEST_ADMIN_KEY}\r\n"
              f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
              f"Content-Length: {len(head) + len(data) + len(tail)}\r\n\r\n").encode()
     return [start + head, data, tail]
@@ -82,7 +81,7 @@ def main() -> None:
             # One burst unmeasured, as benchmarks warm up: each API process opens its database
             # connections and grows its thread pool on its first many requests at once.
             asyncio.run(_burst(base, data, first=10_000))
-            running = httpx.get(f"{base}/api/worker-stats").json()["running_jobs"]
+            running = admin_http.get(f"{base}/api/worker-stats").json()["running_jobs"]
             bursts = []
             for b in range(BURSTS):  # several bursts, so one unlucky moment on a shared machine weighs less
                 bursts.append(asyncio.run(_burst(base, data, first=b * CONCURRENT)))

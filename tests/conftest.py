@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from profai.api import create_app
 from profai.settings import Settings
 from profai.wiring import Container, build_container
-from support import make_settings
+from support import ADMIN_HEADERS, make_settings
 
 PG_ADMIN_URL = os.environ.get("PROFAI_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -36,7 +36,7 @@ def ctx(settings: Settings) -> Iterator[Container]:
 
 @pytest.fixture
 def client(ctx: Container) -> Iterator[TestClient]:
-    with TestClient(create_app(ctx=ctx)) as c:
+    with TestClient(create_app(ctx=ctx), headers=ADMIN_HEADERS) as c:
         yield c
 
 

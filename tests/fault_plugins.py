@@ -9,7 +9,7 @@ import os
 import signal
 import time
 
-from profai.jobs.registry import Pipeline, register
+from profai.jobs.registry import JobKind, register
 
 
 def _crash(job, ctx):
@@ -30,5 +30,5 @@ def _nothing(job_id, payload, ctx):
     """Nothing to clean up."""
 
 
-register("crash", Pipeline(run=_crash, cleanup=_nothing))
-register("sleep", Pipeline(run=_sleep, cleanup=_nothing))
+register("crash", JobKind(run=_crash, cleanup=_nothing))
+register("sleep", JobKind(run=_sleep, cleanup=_nothing))

@@ -7,10 +7,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+
+from support import FINISHED, TEST_ADMIN_KEY, admin_http, wait_until
 
 PROFAI = [sys.executable, "-m", "profai.cli"]
 
@@ -22,6 +24,8 @@ def free_port() -> int:
 
 
 def start_process(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    # Every ProfAI process of a test takes the test admin key; the tests' own polling is not limited.
+    env = {"API_KEY": TEST_ADMIN_KEY, "RATE_LIMIT_PER_SECOND": "0", **env}
     """A child in its own process group, so a test can kill it and everything it spawned."""
     full_env = {**os.environ, **env}
     return subprocess.Popen(args, env=full_env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
@@ -37,17 +41,16 @@ def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]
 
 
 def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def answers() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(f"process exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
+            return httpx.get(url, timeout=1).status_code == 200
         except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer in {timeout} s:\n{log.read_text()[-3000:]}")
+            return False
+
+    wait_until(answers, timeout=timeout, interval=0.2,
+               message=lambda: f"{url} to answer; log (tail):\n{log.read_text()[-3000:]}")
 
 
 def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL, wait: float = 30) -> None:
@@ -62,16 +65,17 @@ def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL, wait: float = 
         proc.wait()
 
 
-def poll_job(base: str, job_id: str, timeout: float, path: str = "/api/jobs/") -> dict:
-    deadline = time.monotonic() + timeout
-    body: dict = {}
-    while time.monotonic() < deadline:
+def poll_job(base: str, job_id: str, timeout: float, path: str = "/api/jobs/",
+             until: Callable[[dict], bool] = lambda body: body["status"] in FINISHED) -> dict:
+    """The job's status body once `until` holds for it (by default: once the job has finished)."""
+    last: list = ["no answer"]  # the last body or error, for the failure message
+
+    def matched() -> dict | None:
         try:
-            body = httpx.get(f"{base}{path}{job_id}", timeout=5).json()
-        except httpx.HTTPError:
-            time.sleep(0.5)
-            continue
-        if body["status"] in ("completed", "partially_completed", "failed", "cancelled"):
-            return body
-        time.sleep(0.25)
-    raise TimeoutError(f"job {job_id} not finished after {timeout} s: {body}")
+            body = last[0] = admin_http.get(f"{base}{path}{job_id}", timeout=5).json()
+        except httpx.HTTPError as exc:  # the server may be restarting: ask again
+            last[0] = exc
+            return None
+        return body if until(body) else None
+
+    return wait_until(matched, timeout=timeout, interval=0.25, message=lambda: f"job {job_id} to match: {last[0]}")

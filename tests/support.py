@@ -3,13 +3,63 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import TypeVar
 
+import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from profai.settings import Settings
 
 R_MANUALS = Path("/usr/share/R/doc/manual")
+FINISHED = ("completed", "partially_completed", "failed", "cancelled")  # a job's final states
+T = TypeVar("T")
+
+
+def wait_until(predicate: Callable[[], T], *, timeout: float = 60, interval: float = 0.05,
+               message: str | Callable[[], str] = "the condition") -> T:
+    """Call `predicate` until it returns something truthy, and return that; the one poll loop of the tests.
+
+    At the deadline, fail naming what was awaited (`message`; a function is called then, for details
+    known only at the end) and the predicate's last value.
+    """
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() >= deadline:
+            what = message() if callable(message) else message
+            raise AssertionError(f"waited {timeout} s for {what}; last value: {value!r}")
+        time.sleep(interval)
+    return value
+
+
+def record_sleeps(monkeypatch: pytest.MonkeyPatch, module: ModuleType, *, really: bool = False) -> list[float]:
+    """The seconds `module` passes to time.sleep from now on; slept only if `really`, so a test can
+    check a wait without taking it."""
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        if really:
+            time.sleep(seconds)
+
+    monkeypatch.setattr(module, "time", SimpleNamespace(**{**vars(time), "sleep": sleep}))
+    return slept
+
+
+def record_timeouts(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, float]]:
+    """The httpx timeouts (connect, read, write, pool) of every request sent from now on."""
+    sent: list[dict[str, float]] = []
+    send = httpx.Client.send
+
+    def spy(self, request, **kwargs):
+        sent.append(request.extensions["timeout"])
+        return send(self, request, **kwargs)
+
+    monkeypatch.setattr(httpx.Client, "send", spy)
+    return sent
 
 
 def squash(text: str) -> str:
@@ -23,25 +73,36 @@ def starts_on(sentence: str, pages: dict[int, str], page: int) -> bool:
     return 0 <= at < len(pages[page])
 
 
+# Tests act as the API_KEY admin unless they test accounts: a key every test server accepts.
+TEST_ADMIN_KEY = "test-admin-key-not-a-secret"
+ADMIN_HEADERS = {"X-API-Key": TEST_ADMIN_KEY}
+TEST_HOSTS = "testserver,127.0.0.1,localhost,[::1]"  # TestClient's host name, and loopback
+# Requests to test servers started as processes, as that admin.
+admin_http = httpx.Client(headers=ADMIN_HEADERS, timeout=30)
+
+
 def make_settings(data_dir: Path, **overrides) -> Settings:
-    """Settings for a test: its own data dir, short leases, no .env file."""
-    values = {"PROFAI_DATA_DIR": data_dir, "ENVIRONMENT": "test", "JOB_LEASE_SECONDS": 6,
+    """Settings for a test: its own data dir, short leases, no .env file, the test admin key."""
+    values = {"PROFAI_DATA_DIR": data_dir, "ENVIRONMENT": "test", "API_KEY": TEST_ADMIN_KEY,
+              "ALLOWED_HOSTS": TEST_HOSTS, "RATE_LIMIT_PER_SECOND": 0, "JOB_LEASE_SECONDS": 6,
               "JOB_HEARTBEAT_SECONDS": 1, "REAPER_INTERVAL_SECONDS": 1, "MAX_WORKERS": 2}
     values.update(overrides)
     return Settings(_env_file=None, **values)
 
 
-def wait_job(client: TestClient, job_id: str, timeout: float = 120) -> dict:
+def wait_job(client: TestClient, job_id: str, timeout: float = 120, path: str = "/api/jobs/") -> dict:
     """Poll the status URL until the job finishes; checks that progress never goes down."""
-    deadline, last = time.monotonic() + timeout, -1
-    while time.monotonic() < deadline:
-        body = client.get(f"/api/jobs/{job_id}").json()
-        assert body["progress"] >= last, "progress went down"
-        last = body["progress"]
-        if body["status"] in ("completed", "partially_completed", "failed", "cancelled"):
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not finish in {timeout} s: {body}")
+    last = [{"progress": -1}]
+
+    def finished() -> dict | None:
+        resp = client.get(f"{path}{job_id}")
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        assert body["progress"] >= last[0]["progress"], "progress went down"
+        last[0] = body
+        return body if body["status"] in FINISHED else None
+
+    return wait_until(finished, timeout=timeout, interval=0.1, message=lambda: f"job {job_id} to finish: {last[0]}")
 
 
 R_INTRO_COURSE = "course-r-intro"  # the collection of the shared r_intro_store fixture
@@ -49,7 +110,8 @@ R_INTRO_COURSE = "course-r-intro"  # the collection of the shared r_intro_store 
 
 def r_intro_chapters(first: int = 14, last: int = 34):
     """Pages first..last of R-intro.pdf (chapters 2-5, vectors to matrices: ~65 passages)."""
-    from profai.ingest.pdf import PdfDocument, read_pdf
+    from profai.domain import PdfDocument
+    from profai.ingest.pdf import read_pdf
 
     full = read_pdf(R_MANUALS / "R-intro.pdf", "R-intro.pdf")
     return PdfDocument(full.filename, full.sha256, [p for p in full.pages if first <= p.number <= last], [])

@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from profai.domain import CLI, Principal
 from profai.settings import get_settings
+
+if TYPE_CHECKING:
+    from profai.db.models import Course, Job
+    from profai.wiring import Container
 
 app = typer.Typer(help="ProfAI: turn teaching material into courses.", no_args_is_help=True)
 console = Console()
 
 
 @contextmanager
-def _container(runner: str = "none"):
+def _container(runner: str = "none") -> Iterator[Container]:
     """A Container for one command; expected errors print their code and exit 2."""
     from profai.errors import ProfAIError
     from profai.wiring import build_container
@@ -56,7 +62,7 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="Log level")] = "INFO",
 ) -> None:
     """Run a Celery worker (JOB_RUNNER=celery): takes job ids from Redis, runs their pipelines."""
-    from profai.jobs.celery_worker import main as worker_main
+    from profai.worker import main as worker_main
 
     worker_main(concurrency, loglevel)
 
@@ -75,7 +81,7 @@ def ingest(
         handles = [f.open("rb") for f in files]
         try:
             job = course_service.start_course_job(
-                ctx, title, [IncomingFile(f.name, h) for f, h in zip(files, handles, strict=True)]
+                ctx, CLI, title, [IncomingFile(f.name, h) for f, h in zip(files, handles, strict=True)]
             )
         finally:
             for h in handles:
@@ -84,24 +90,25 @@ def ingest(
         if job.status != "completed":
             console.print(f"[red]Failed:[/red] {job.error}")
             raise typer.Exit(1)
-        _print_outline(course_service.get_course(ctx, job.result["course_id"]))
+        assert job.result is not None  # a completed course job records its course_id
+        _print_outline(course_service.get_course(ctx, CLI, job.result["course_id"]))
 
 
-def _follow(ctx, job_id: str, get_job):
+def _follow(ctx: Container, job_id: str, get_job: Callable[[Container, Principal, str], Job]) -> Job:
     """Show a job's progress until it finishes."""
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                TimeElapsedColumn())
     with Progress(*columns, console=console) as bar:
         task = bar.add_task("Waiting", total=100)
         while True:
-            job = get_job(ctx, job_id)
+            job = get_job(ctx, CLI, job_id)
             bar.update(task, completed=job.progress, description=job.message[:60])
             if job.status in ("completed", "partially_completed", "failed", "cancelled"):
                 return job
             time.sleep(0.2)
 
 
-def _print_outline(course) -> None:
+def _print_outline(course: Course) -> None:
     console.print(f"[bold]Course {course.id}: {course.title}[/bold]")
     for m_n, module in enumerate(course.modules, start=1):
         console.print(f"  {m_n}. {module.title}")
@@ -116,7 +123,7 @@ def courses() -> None:
     from profai.services import courses as course_service
 
     with _container() as ctx:
-        rows, total = course_service.list_courses(ctx)
+        rows, total = course_service.list_courses(ctx, CLI)
         for course, modules, lessons in rows:
             console.print(f"{course.id:>5}  {course.title}  [dim]{modules} modules, {lessons} lessons, "
                           f"{course.created_at:%Y-%m-%d %H:%M}[/dim]")
@@ -130,11 +137,11 @@ def ask(
     session: Annotated[str | None, typer.Option(help="Continue a conversation (its session id)")] = None,
 ) -> None:
     """Ask a course a question; the answer streams, then its sources."""
-    from profai.providers.generator.base import ChatAnswer
+    from profai.domain import ChatAnswer
     from profai.services import chat as chat_service
 
     with _container() as ctx:
-        prepared = chat_service.prepare(ctx, course_id, question, session)
+        prepared = chat_service.prepare(ctx, CLI, course_id, question, session)
         answer = None
         for piece in chat_service.stream(ctx, prepared):
             if isinstance(piece, ChatAnswer):
@@ -142,6 +149,7 @@ def ask(
             else:
                 console.print(piece, end="", soft_wrap=True)
         console.print()
+        assert answer is not None  # the stream ends with its ChatAnswer
         if answer.note:
             console.print(f"[yellow]{answer.note}[/yellow]")
         for src in chat_service.sources(answer, prepared.passages):
@@ -199,11 +207,11 @@ def dataset_add(
     with _container("local") as ctx:
         with file.open("rb") as handle:
             job = dataset_service.start_dataset(
-                ctx, IncomingFile(file.name, handle), namespace=namespace, id_column=id_column,
+                ctx, CLI, IncomingFile(file.name, handle), namespace=namespace, id_column=id_column,
                 text_columns=dataset_service.column_list(text_column), text_template=template,
                 metadata_columns=dataset_service.column_list(metadata_column))
         _follow(ctx, job.id, job_service.get_job)
-        report = dataset_service.task_report(ctx, job.id, errors_limit=20)
+        report = dataset_service.task_report(ctx, CLI, job.id, errors_limit=20)
         colour = {"completed": "green", "partially_completed": "yellow"}.get(report.job.status, "red")
         console.print(f"[{colour}]{report.job.status}[/{colour}]: {report.tally.embedded_rows:,} of "
                       f"{report.dataset.total_rows or 0:,} rows indexed in namespace {namespace!r}; "
@@ -226,8 +234,69 @@ def dataset_search(
     from profai.services import datasets as dataset_service
 
     with _container() as ctx:
-        for hit in dataset_service.query(ctx, namespace, text, top_k):
+        for hit in dataset_service.query(ctx, CLI, namespace, text, top_k):
             console.print(f"{hit['score']:.3f}  [bold]{hit['id']}[/bold]  {hit['text'][:100]}")
+
+
+admin_app = typer.Typer(help="Accounts, run on the server itself.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+
+
+@admin_app.command("create")
+def admin_create(
+    email: Annotated[str, typer.Option("--email", "-e", help="The admin's email")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
+                                          help="At least 8 characters (asked for when not given)")],
+    role: Annotated[str, typer.Option(help="admin, teacher or student")] = "admin",
+) -> None:
+    """Create an account (the first admin, or any other) without the web app."""
+    from profai.services import accounts
+
+    with _container() as ctx:
+        user = accounts.create_user(ctx, CLI, email, password, role)
+        console.print(f"Created {user.role} {user.email} (user {user.id})")
+
+
+keys_app = typer.Typer(help="API keys for scripts: shown once, stored hashed.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    email: Annotated[str, typer.Option("--email", "-e", help="Whose key: it acts with their rights")],
+    name: Annotated[str, typer.Option("--name", "-n", help="What the key is for")] = "cli",
+) -> None:
+    """Make a key for a user and print it (the only time it is shown)."""
+    from profai.services import accounts
+
+    with _container() as ctx:
+        key, secret = accounts.create_key(ctx, accounts.principal_for(ctx, email), name)
+        console.print(f"Key {key.id} ({key.name}) for {email}:")
+        print(secret)
+
+
+@keys_app.command("list")
+def keys_list(email: Annotated[str | None, typer.Option("--email", "-e", help="Only this user's keys")] = None
+              ) -> None:
+    """Keys by id, owner, name, prefix and state (never the secret)."""
+    from profai.services import accounts
+
+    with _container() as ctx:
+        who = accounts.principal_for(ctx, email) if email else CLI
+        for key in accounts.list_keys(ctx, who):
+            state = "revoked" if key.revoked_at else f"last used {key.last_used_at:%Y-%m-%d}" if key.last_used_at \
+                else "never used"
+            console.print(f"{key.id:>5}  user {key.user_id}  {key.name}  {key.prefix}…  [dim]{state}[/dim]")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (see `profai keys list`)")]) -> None:
+    """Revoke a key: every process stops accepting it within IDENTITY_CACHE_SECONDS."""
+    from profai.services import accounts
+
+    with _container() as ctx:
+        accounts.revoke_key(ctx, CLI, key_id)
+        console.print(f"Revoked key {key_id}")
 
 
 def main() -> None:

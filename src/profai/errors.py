@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ProfAIError(Exception):
     """Base of every expected failure; the API maps it to a JSON error response."""
@@ -18,18 +20,36 @@ class ProfAIError(Exception):
         if status_code:
             self.status_code = status_code
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self), self.message, self.code, self.status_code))
 
     def __str__(self) -> str:
         return self.message
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message}
 
 
-def _rebuild(cls, message, code, status_code):
+def _rebuild(cls: type[ProfAIError], message: str, code: str | None, status_code: int | None) -> ProfAIError:
     return cls(message, code=code, status_code=status_code)
+
+
+SNIPPET_CHARS = 100
+
+
+def snippet(value: object, limit: int = SNIPPET_CHARS) -> str:
+    """repr() of a piece of the user's input, clipped: an error names what it refuses without
+    echoing a 1 MB column name or a 20,000-character id back into every message and log line."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
+def listing(values: list[str], limit: int = 5) -> str:
+    """At most `limit` clipped names, then how many more there are."""
+    shown = ", ".join(snippet(v) for v in values[:limit])
+    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
 
 
 class NotFound(ProfAIError):
@@ -57,6 +77,38 @@ class UnsupportedFile(ProfAIError):
 class Conflict(ProfAIError):
     status_code = 409
     code = "conflict"
+
+
+class Unauthorized(ProfAIError):
+    """No identity, or one that is not valid (signed out, revoked key, disabled user)."""
+
+    status_code = 401
+    code = "not_authenticated"
+
+
+class Forbidden(ProfAIError):
+    """A known identity whose role may not do this."""
+
+    status_code = 403
+    code = "forbidden"
+
+
+class TooManyRequests(ProfAIError):
+    """A per-user limit was reached; `retry_after` seconds until it may pass."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, code: str | None = None, retry_after: float = 1.0) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_limited, (self.message, self.code, self.retry_after))
+
+
+def _rebuild_limited(message: str, code: str, retry_after: float) -> TooManyRequests:
+    return TooManyRequests(message, code=code, retry_after=retry_after)
 
 
 class ServiceUnavailable(ProfAIError):

@@ -6,10 +6,17 @@ over the cores. Each binds the port with SO_REUSEPORT and the kernel spreads con
 The first process owns what must have a single owner in embedded mode: the local job runner
 (the others only insert job rows, which it polls) and the vector store, which it serves to all
 of them by a Chroma server child on the data directory (the files embedded Chroma uses). It
-restarts any child that dies; children die with it."""
+restarts any child that dies; children die with it.
+
+Slow clients: uvicorn closes an idle keep-alive connection (timeout_keep_alive) but bounds
+neither how long a request's headers may take nor how much of them may come, and after an early
+response (413, 408) it reads whatever body still trickles in for as long as it comes. _GuardedHttp
+adds those bounds, as nginx's client_header_timeout and large_client_header_buffers do; pauses
+inside an upload's body are api/multipart.py's (CLIENT_BODY_TIMEOUT, then 408)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -19,9 +26,12 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from profai.settings import Settings
 from profai.wiring import build_container
@@ -35,7 +45,7 @@ def serve(s: Settings, host: str, port: int) -> None:
     from profai.api import create_app
 
     if s.api_processes == 1:
-        uvicorn.run(create_app(s), host=host, port=port, log_level="info", access_log=s.access_log)
+        uvicorn.run(create_app(s), host=host, port=port, **_uvicorn_options(s))
         return
     if os.environ.get(_CHILD_ENV):  # one of the others: jobs go to the first process's runner
         runner = "polled" if s.job_runner == "local" else None
@@ -59,8 +69,103 @@ def serve(s: Settings, host: str, port: int) -> None:
         children.stop()
 
 
-def _run(app, sock: socket.socket, s: Settings) -> None:
-    uvicorn.Server(uvicorn.Config(app, log_level="info", access_log=s.access_log)).run(sockets=[sock])
+def _run(app: FastAPI, sock: socket.socket, s: Settings) -> None:
+    uvicorn.Server(uvicorn.Config(app, **_uvicorn_options(s))).run(sockets=[sock])
+
+
+def _uvicorn_options(s: Settings) -> dict[str, Any]:
+    """What every API process runs with. Not limit_concurrency: past it uvicorn answers 503 to
+    every new request while the connections holding it stay, so slow clients would shut out
+    the rest; the timeouts below end those connections instead. Not h11_max_incomplete_event_size:
+    it bounds h11's parser, and the protocol is httptools (faster for uploads), whose headers
+    _GuardedHttp bounds."""
+    guarded = type("GuardedHttp", (_GuardedHttp,), {"header_seconds": s.client_header_timeout,
+                                                     "linger_seconds": s.client_body_timeout})
+    return {"log_level": "info", "access_log": s.access_log, "http": guarded, "timeout_keep_alive": 5}
+
+
+class _GuardedHttp(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol, with three bounds a proxy in front would otherwise add:
+    - a request's line and headers must all come within `header_seconds` of the connection
+      opening or of the previous request ending (a client that connects and dribbles headers
+      holds a connection for ever otherwise);
+    - and at most MAX_HEADER_BYTES of them (httptools itself has no limit): 431;
+    - after a response sent before its request's body had all come (a refusal, a 408), the rest
+      of the body must come within `linger_seconds`, else the connection is closed. A client that
+      finishes sending then reads its answer, as nginx's lingering close allows; one that trickles
+      on is cut off."""
+
+    header_seconds = 30.0
+    linger_seconds = 30.0
+    # Above one socket read (256 KB), so a read that ends one body and begins the next request
+    # cannot pass for headers alone.
+    MAX_HEADER_BYTES = 1024 * 1024
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._linger_timer: asyncio.TimerHandle | None = None
+        self._in_headers, self._header_bytes, self._body_done = True, 0, True
+        super().connection_made(transport)
+        self._arm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_timers()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._in_headers and not self.transport.is_closing():  # all of this read was headers
+            self._header_bytes += len(data)
+            if self._header_bytes > self.MAX_HEADER_BYTES:
+                self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                                     b"content-length: 0\r\nconnection: close\r\n\r\n")
+                self.transport.close()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_headers, self._header_bytes = True, 0
+        if self._header_timer is None:
+            self._arm_header_timer()
+
+    def on_headers_complete(self) -> None:
+        self._in_headers, self._body_done = False, False
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._body_done = True
+        if self._linger_timer is not None:  # the rest of the body came: now idle, awaiting a request
+            self._linger_timer.cancel()
+            self._linger_timer = None
+            self._arm_header_timer()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self._body_done and not self.pipeline and not self.transport.is_closing():
+            self._linger_timer = self.loop.call_later(self.linger_seconds, self._linger_over)
+
+    def _arm_header_timer(self) -> None:
+        self._header_timer = self.loop.call_later(self.header_seconds, self._headers_late)
+
+    def _headers_late(self) -> None:
+        self._header_timer = None
+        serving = self.cycle is not None and not self._in_headers and not self.cycle.response_complete
+        if not serving and not self.transport.is_closing():
+            self.transport.close()
+
+    def _linger_over(self) -> None:
+        self._linger_timer = None
+        if not self._body_done and not self.transport.is_closing():
+            self.transport.close()
+
+    def _cancel_timers(self) -> None:
+        for timer in (self._header_timer, self._linger_timer):
+            if timer is not None:
+                timer.cancel()
+        self._header_timer = self._linger_timer = None
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -93,8 +198,8 @@ def _start_chroma(children: _Children, path: Path) -> str:
 class _Children:
     """The first process's children, each started again if it dies, all stopped with it."""
 
-    def __init__(self):
-        self._procs: dict[str, tuple[list[str], dict[str, str], subprocess.Popen]] = {}
+    def __init__(self) -> None:
+        self._procs: dict[str, tuple[list[str], dict[str, str], subprocess.Popen[bytes]]] = {}
         self._stopping = threading.Event()
 
     def start(self, name: str, args: list[str], env: dict[str, str]) -> None:

@@ -7,12 +7,11 @@ ambiguous (PROFAI_DATA_DIR).
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -61,6 +60,20 @@ class Settings(BaseSettings):
     max_files: int = Field(10, alias="MAX_FILES", ge=1)
     # CSV datasets are far larger than PDFs: 1M rows of text is ~400 MB.
     max_dataset_mb: float = Field(2048, alias="MAX_DATASET_MB", gt=0)
+    # Hostile input: limits that a real textbook never nears (a 1,000-page one is ~3M characters,
+    # ~10 ms and ~100 KB of content a page, read in under 100 MB), so a crafted file fails fast and
+    # clearly instead of holding a process (ingest/pdf_limits.py, pipelines/compute.py).
+    max_pdf_pages: int = Field(2000, alias="MAX_PDF_PAGES", ge=1)
+    max_pdf_chars: int = Field(20_000_000, alias="MAX_PDF_CHARS", ge=1)  # extracted text per PDF
+    # Content, fonts and object streams once decompressed (images are not decoded to read text).
+    max_pdf_inflated_mb: float = Field(256, alias="MAX_PDF_INFLATED_MB", gt=0)
+    pdf_page_seconds: float = Field(10, alias="PDF_PAGE_SECONDS", gt=0)  # to read one page
+    pdf_memory_mb: float = Field(1024, alias="PDF_MEMORY_MB", ge=256)  # a PDF reader process, all told
+    max_csv_columns: int = Field(1000, alias="MAX_CSV_COLUMNS", ge=1)
+    # Slow clients, as nginx's timeouts of the same names: seconds to send the request line and
+    # headers, and the longest pause between two pieces of a body.
+    client_header_timeout: float = Field(30, alias="CLIENT_HEADER_TIMEOUT", gt=0)
+    client_body_timeout: float = Field(30, alias="CLIENT_BODY_TIMEOUT", gt=0)
 
     # Vectors
     chroma_url: str | None = Field(None, alias="CHROMA_URL")
@@ -79,7 +92,6 @@ class Settings(BaseSettings):
     embedding_dimension: int | None = Field(None, alias="EMBEDDING_DIMENSION", ge=1)  # None: the model's own
     http_timeout_seconds: float = Field(60.0, alias="HTTP_TIMEOUT_SECONDS", gt=0)  # per hosted-API attempt
     groq_api_key: str | None = Field(None, alias="GROQ_API_KEY")
-    sarvam_api_key: str | None = Field(None, alias="SARVAM_API_KEY")
     generator: Literal["extractive", "openai"] = Field("extractive", alias="GENERATOR")
     llm_base_url: str | None = Field(None, alias="LLM_BASE_URL")
     llm_model: str | None = Field(None, alias="LLM_MODEL")
@@ -102,6 +114,38 @@ class Settings(BaseSettings):
     # CSV datasets (the VectorDB seed's names)
     chunk_size: int = Field(1000, alias="CHUNK_SIZE", ge=1)
     batch_size: int = Field(100, alias="BATCH_SIZE", ge=1)
+
+    # Request limits (per user or key)
+    # Request bodies but multipart uploads (JSON: a chat question, a quiz's answers) are refused past this.
+    max_json_bytes: int = Field(64 * 1024, alias="MAX_JSON_BYTES", ge=1)
+    # Requests a second per API key, session, or else client address, after a burst of RATE_LIMIT_BURST;
+    # 0 turns the limit off. Shared by all processes through Redis when Redis is configured.
+    rate_limit_per_second: float = Field(20.0, alias="RATE_LIMIT_PER_SECOND", ge=0, le=100_000)
+    rate_limit_burst: int = Field(100, alias="RATE_LIMIT_BURST", ge=1)
+    # Chat messages a second on one WebSocket, after a burst of WS_MESSAGE_BURST; 0 turns the limit off.
+    ws_messages_per_second: float = Field(2.0, alias="WS_MESSAGES_PER_SECOND", ge=0)
+    ws_message_burst: int = Field(5, alias="WS_MESSAGE_BURST", ge=1)
+
+    # Accounts. API_KEY is the CSV seed's one key: it acts as an admin that owns nothing.
+    api_key: str | None = Field(None, alias="API_KEY", min_length=16)
+    # Host headers served (DNS rebinding): a comma-separated list, "*" for any.
+    allowed_hosts: str = Field("localhost,127.0.0.1,[::1]", alias="ALLOWED_HOSTS")
+    # Cookies marked Secure: on for HTTPS requests (X-Forwarded-Proto from the proxy counts) unless set.
+    secure_cookies: bool | None = Field(None, alias="SECURE_COOKIES")
+    session_days: float = Field(14, alias="SESSION_DAYS", gt=0)
+    # How long a process trusts a session or key it has checked: a revoked key stops within this.
+    identity_cache_seconds: float = Field(5.0, alias="IDENTITY_CACHE_SECONDS", ge=0, le=60)
+    # Per user: unfinished jobs at once, and jobs (uploads) started in any hour.
+    max_active_jobs: int = Field(5, alias="MAX_ACTIVE_JOBS", ge=1)
+    uploads_per_hour: int = Field(60, alias="UPLOADS_PER_HOUR", ge=1)
+    # Per user: chat WebSockets open at once (in each API process).
+    max_chat_sockets: int = Field(5, alias="MAX_CHAT_SOCKETS", ge=1)
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _no_empty_key(cls, value: object) -> object:
+        # `API_KEY=` in a .env file means no key, not an empty one.
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -143,10 +187,6 @@ class Settings(BaseSettings):
     @property
     def max_dataset_bytes(self) -> int:
         return int(self.max_dataset_mb * 1024 * 1024)
-
-    @property
-    def worker_processes(self) -> int:
-        return self.compute_processes or (os.cpu_count() or 1)
 
 
 @lru_cache

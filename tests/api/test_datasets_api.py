@@ -4,7 +4,6 @@ embedded Chroma, the local worker pool."""
 from __future__ import annotations
 
 import hashlib
-import time
 from pathlib import Path
 
 import pytest
@@ -14,11 +13,10 @@ from factories import make_csv, make_pdf
 from profai.api import create_app
 from profai.db.engine import session_scope
 from profai.db.models import Dataset
+from profai.domain import CLI
 from profai.pipelines.csv_to_vectors import dataset_collection
 from profai.wiring import build_container
-from support import make_settings
-
-FINAL = ("completed", "partially_completed", "failed", "cancelled")
+from support import ADMIN_HEADERS, make_settings, wait_job
 
 
 @pytest.fixture
@@ -26,7 +24,7 @@ def client(tmp_path):
     # Small parts so that a small file is split into several.
     ctx = build_container(make_settings(tmp_path / "data", CHUNK_SIZE=25, BATCH_SIZE=10), compute_processes=0)
     ctx.runner.start()
-    with TestClient(create_app(ctx=ctx)) as c:
+    with TestClient(create_app(ctx=ctx), headers=ADMIN_HEADERS) as c:
         c.ctx = ctx
         yield c
     ctx.close()
@@ -36,20 +34,11 @@ def upload(client, path: Path, **form) -> dict:
     fields = {"namespace": "catalogue", "id_column": "id", "text_columns": "title,description",
               "metadata_columns": ["topic", "level"], **form}
     with path.open("rb") as f:
-        resp = client.post("/api/v1/datasets", data=fields, files={"file": (path.name, f, "text/csv")})
-    return resp
+        return client.post("/api/v1/datasets", data=fields, files={"file": (path.name, f, "text/csv")})
 
 
 def wait_task(client, task_id: str, timeout: float = 120) -> dict:
-    deadline, last = time.monotonic() + timeout, -1
-    while time.monotonic() < deadline:
-        body = client.get(f"/api/v1/tasks/{task_id}").json()
-        assert body["progress"] >= last, "progress went down"
-        last = body["progress"]
-        if body["status"] in FINAL:
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"task {task_id} did not finish: {body}")
+    return wait_job(client, task_id, timeout, path="/api/v1/tasks/")
 
 
 def test_rows_are_indexed_in_parts_and_bad_rows_reported_by_line(client, tmp_path):
@@ -173,7 +162,7 @@ def test_oversized_or_extra_files_are_refused_while_streaming_and_leave_nothing(
     path = make_csv(tmp_path / "big.csv", 200)
     assert path.stat().st_size > 0.01 * 1024 * 1024
     small = make_csv(tmp_path / "small.csv", 3).read_bytes()
-    with TestClient(create_app(ctx=ctx)) as client:
+    with TestClient(create_app(ctx=ctx), headers=ADMIN_HEADERS) as client:
         client.ctx = ctx
         resp = upload(client, path)
         assert resp.status_code == 413 and resp.json()["code"] == "file_too_large", resp.text
@@ -183,4 +172,76 @@ def test_oversized_or_extra_files_are_refused_while_streaming_and_leave_nothing(
         assert resp.status_code == 422 and resp.json()["code"] == "too_many_files", resp.text
         assert client.get("/api/v1/datasets").json()["datasets"] == []
         assert not [p for p in ctx.blobs.root.rglob("*") if p.is_file()]
+    ctx.close()
+
+
+@pytest.mark.parametrize("way", ["http", "stream"])
+def test_an_upload_reads_its_csv_once_while_writing_it(tmp_path, monkeypatch, way):
+    """Header, encoding, data lines and sha256 come from the pieces as the blob store writes them:
+    the stored file is never opened to be read again, nor do the full-read functions run."""
+    import builtins
+    import io
+
+    from profai.db.models import Job
+    from profai.ingest import csv_rows
+    from profai.services import datasets
+    from profai.services.uploads import IncomingFile
+
+    ctx = build_container(make_settings(tmp_path / "data"), compute_processes=0)  # no runner: the job waits
+    path = make_csv(tmp_path / "once.csv", 40, encoding="cp1252", extra=[["café", "Crème", "brûlée €4", "x", "y"]])
+    data = path.read_bytes()
+
+    def second_pass(*args, **kwargs):
+        raise AssertionError("the upload read its file a second time")
+
+    monkeypatch.setattr(csv_rows, "read_header", second_pass)
+    monkeypatch.setattr(csv_rows, "count_data_lines", second_pass)
+    real_open = builtins.open
+
+    def write_only_in_the_store(file, mode="r", *args, **kwargs):
+        if isinstance(file, (str, Path)) and ctx.blobs.root in Path(file).parents and "w" not in mode:
+            raise AssertionError(f"{file} opened with mode {mode!r}")
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", write_only_in_the_store)
+    monkeypatch.setattr(io, "open", write_only_in_the_store)  # Path.open
+    fields = {"namespace": "catalogue", "id_column": "id", "text_columns": ("title", "description")}
+    if way == "http":
+        with TestClient(create_app(ctx=ctx), headers=ADMIN_HEADERS) as client:
+            resp = client.post("/api/v1/datasets", data=fields, files={"file": ("once.csv", data, "text/csv")})
+            assert resp.status_code == 202, resp.text
+            task_id = resp.json()["task_id"]
+    else:
+        with real_open(path, "rb") as f:
+            task_id = datasets.start_dataset(ctx, CLI, IncomingFile("once.csv", f), **fields).id
+    monkeypatch.undo()
+    with session_scope(ctx.sessions) as session:
+        header = session.get(Job, task_id).payload["header"]
+        dataset = session.get(Dataset, task_id)
+        assert (dataset.sha256, dataset.filename) == (hashlib.sha256(data).hexdigest(), "once.csv")
+    assert header["encoding"] == "cp1252" and header["columns"] == ["id", "title", "description", "topic", "level"]
+    assert header["data_lines"] == 41 == csv_rows.count_data_lines(path)
+    ctx.close()
+
+
+def test_a_refused_csv_gets_the_same_error_whichever_way_it_arrives(tmp_path):
+    from profai.errors import ProfAIError
+    from profai.services import datasets
+    from profai.services.uploads import IncomingFile
+
+    ctx = build_container(make_settings(tmp_path / "data", MAX_DATASET_MB=0.01), compute_processes=0)
+    fields = {"namespace": "n", "id_column": "id", "text_columns": ("title",)}
+    cases = {"header.csv": b"id,title\n\n", "big.csv": make_csv(tmp_path / "big.csv", 200).read_bytes(),
+             "notes.csv": make_pdf(tmp_path / "notes.pdf").read_bytes()}
+    with TestClient(create_app(ctx=ctx), headers=ADMIN_HEADERS) as client:
+        for name, data in cases.items():
+            body = client.post("/api/v1/datasets", data=fields, files={"file": (name, data, "text/csv")}).json()
+            with pytest.raises(ProfAIError) as err:
+                (tmp_path / name).write_bytes(data)
+                with (tmp_path / name).open("rb") as f:
+                    datasets.start_dataset(ctx, CLI, IncomingFile(f"some/dir/{name}", f), **fields)
+            assert {k: body[k] for k in ("code", "message")} == err.value.to_dict(), body
+            assert body["message"].startswith(f"{name}: "), body
+            assert body["message"].count(name) == 1
+    assert not [p for p in ctx.blobs.root.rglob("*") if p.is_file()]
     ctx.close()

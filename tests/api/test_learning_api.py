@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from factories import make_pdf
 from profai.api import create_app
 from profai.wiring import build_container
-from support import make_settings, upload_course
+from support import ADMIN_HEADERS, make_settings, upload_course
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def client(tmp_path_factory):
     root = tmp_path_factory.mktemp("learning")
     ctx = build_container(make_settings(root / "data", TTS_MAX_CHARS=500), compute_processes=0)
     ctx.runner.start()
-    with TestClient(create_app(ctx=ctx)) as c:
+    with TestClient(create_app(ctx=ctx), headers=ADMIN_HEADERS) as c:
         c.course_id = upload_course(c, make_pdf(root / "biology.pdf"), "Biology")
         yield c
     ctx.close()

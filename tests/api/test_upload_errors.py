@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import logging
+
 import pytest
 
+import hostile
 from factories import make_blank_pdf, make_pdf
 from profai.api import create_app
+from profai.domain import CLI
 from profai.wiring import build_container
-from support import make_settings, wait_job
+from support import ADMIN_HEADERS, make_settings, wait_job
 
 
 def _stored_files(ctx) -> list:
@@ -87,7 +93,7 @@ def test_too_many_files(tmp_path):
     from fastapi.testclient import TestClient
 
     good = make_pdf(tmp_path / "a.pdf").read_bytes()
-    with TestClient(create_app(ctx=ctx)) as client:
+    with TestClient(create_app(ctx=ctx), headers=ADMIN_HEADERS) as client:
         resp = _post(client, [(f"{n}.pdf", good, "application/pdf") for n in range(3)])
         assert resp.status_code == 422
         assert resp.json()["code"] == "too_many_files"
@@ -102,7 +108,7 @@ def test_oversized_file(tmp_path):
 
     big = make_pdf(tmp_path / "a.pdf", repeat=40).read_bytes()
     assert len(big) > 0.05 * 1024 * 1024
-    with TestClient(create_app(ctx=ctx)) as client:
+    with TestClient(create_app(ctx=ctx), headers=ADMIN_HEADERS) as client:
         resp = _post(client, [("big.pdf", big, "application/pdf")])
         assert resp.status_code == 413
         assert resp.json()["code"] == "file_too_large"
@@ -179,3 +185,113 @@ def test_endless_text_fields_are_refused(client, ctx, tmp_path):
     assert resp.status_code == 422
     assert resp.json()["code"] == "too_many_fields"
     _assert_nothing_left(client, ctx)
+
+
+def test_a_refused_upload_gets_the_same_error_whichever_way_it_arrives(tmp_path):
+    """The API and a caller handing over streams (the CLI) go through the same limits, checks
+    and file-name prefix."""
+    import io
+
+    from fastapi.testclient import TestClient
+
+    from profai.errors import ProfAIError
+    from profai.services import courses as course_service
+    from profai.services.uploads import IncomingFile
+
+    ctx = build_container(make_settings(tmp_path / "data", MAX_UPLOAD_MB=0.05, MAX_FILES=2, COMPUTE_PROCESSES=0),
+                          compute_processes=0)
+    good = make_pdf(tmp_path / "a.pdf").read_bytes()
+    big = make_pdf(tmp_path / "big.pdf", repeat=40).read_bytes()
+    uploads = [[("notes.pdf", b"plain text")], [("big.pdf", big)], [("a.pdf", good), ("cut.pdf", good[:-200])],
+               [(f"{n}.pdf", good) for n in range(3)]]
+    with TestClient(create_app(ctx=ctx), headers=ADMIN_HEADERS) as client:
+        for files in uploads:
+            body = _post(client, [(name, data, "application/pdf") for name, data in files]).json()
+            with pytest.raises(ProfAIError) as err:
+                course_service.start_course_job(ctx, CLI, "Course", [IncomingFile(n, io.BytesIO(d)) for n, d in files])
+            assert {k: body[k] for k in ("code", "message")} == err.value.to_dict(), body
+        _assert_nothing_left(client, ctx)
+    ctx.close()
+
+
+# --- hostile input ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("make", "status", "code"), [
+    (lambda p: hostile.many_pages(p, 20_000), 413, "too_many_pages"),
+    (lambda p: hostile.text_bomb(p, megabytes=300), 413, "pdf_too_large"),
+    (lambda p: hostile.broken_tree(p, "missing"), 422, "corrupt_pdf"),
+])
+def test_hostile_pdfs_are_refused_at_upload(client, ctx, tmp_path, make, status, code):
+    data = make(tmp_path / "x.pdf").read_bytes()
+    resp = _post(client, [("Lecture 3.pdf", data, "application/pdf")])
+    assert resp.status_code == status, resp.text
+    assert resp.json()["code"] == code
+    assert resp.json()["message"].startswith("Lecture 3.pdf: ")
+    _assert_nothing_left(client, ctx)
+
+
+def test_the_same_pdf_twice_in_one_upload_builds_the_course_once(client, ctx, tmp_path):
+    """A file picked twice (here under a second name, as a browser's "(1)" copy) is read once:
+    one module set, one source file; it used to fail the job on colliding passage ids."""
+    good = make_pdf(tmp_path / "a.pdf").read_bytes()
+    resp = _post(client, [("bio.pdf", good, "application/pdf"), ("bio (1).pdf", good, "application/pdf")])
+    assert resp.status_code == 202
+    job = wait_job(client, resp.json()["job_id"])
+    assert job["status"] == "completed", job
+    course = client.get(f"/api/courses/{job['result']['course_id']}").json()
+    assert [f["filename"] for f in course["source_files"]] == ["bio.pdf"]
+    assert job["result"]["pages"] == 3
+
+
+def test_a_csv_with_too_many_columns_is_refused_at_upload(client, ctx):
+    header = ",".join(["id", "title", *(f"extra{n}" for n in range(1000))])
+    data = f"{header}\n1,Hello{',x' * 1000}\n".encode()
+    resp = client.post("/api/v1/datasets", data={"namespace": "n", "id_column": "id", "text_columns": "title"},
+                       files={"file": ("wide.csv", data, "text/csv")})
+    assert resp.status_code == 422
+    assert resp.json()["code"] == "too_many_columns"
+    assert resp.json()["message"].startswith("wide.csv: The header has 1,002 columns")
+    assert _stored_files(ctx) == []
+
+
+def test_a_refused_upload_logs_one_line_and_no_traceback(client, ctx, caplog):
+    with caplog.at_level(logging.DEBUG):
+        resp = _post(client, [("notes.pdf", b"These are plain text notes, not a PDF.\n" * 50, "application/pdf")])
+        assert resp.json()["code"] == "not_a_pdf"
+        gc.collect()  # asyncio reports a future whose exception nobody retrieved when it is collected
+    assert not [r for r in caplog.records if r.exc_info or "never retrieved" in r.getMessage()]
+    refused = [r.getMessage() for r in caplog.records if r.name == "profai.api.multipart"]
+    assert len(refused) == 1 and refused[0].startswith("upload refused (415 not_a_pdf): notes.pdf: ")
+    _assert_nothing_left(client, ctx)
+
+
+def test_a_body_that_stalls_gets_408_and_nothing_is_kept(tmp_path):
+    """At the ASGI level: a part of a file, then nothing (tests/api/test_slow_clients.py does it
+    over a socket to a real server, which also closes the connection)."""
+    from starlette.requests import Request
+
+    from profai.api.multipart import receive_upload
+    from profai.errors import ProfAIError
+    from profai.services.uploads import pdf_uploads
+    from profai.stores.blobs import LocalBlobStore
+
+    head = (b'--XyZ\r\nContent-Disposition: form-data; name="files"; filename="a.pdf"\r\n'
+            b"Content-Type: application/pdf\r\n\r\n%PDF-1.7\n")
+    pieces = [{"type": "http.request", "body": head, "more_body": True}]
+
+    async def receive() -> dict:
+        if pieces:
+            return pieces.pop()
+        await asyncio.Event().wait()  # the client sends nothing more, and does not hang up
+        raise AssertionError("unreachable")
+
+    scope = {"type": "http", "method": "POST", "path": "/api/upload-pdfs", "query_string": b"",
+             "headers": [(b"content-type", b"multipart/form-data; boundary=XyZ")]}
+    blobs = LocalBlobStore(tmp_path / "blobs")
+    rules = pdf_uploads(make_settings(tmp_path / "data", CLIENT_BODY_TIMEOUT=0.2))
+    with pytest.raises(ProfAIError) as err:
+        asyncio.run(receive_upload(Request(scope, receive), blobs, rules, file_field="files"))
+    assert (err.value.status_code, err.value.code) == (408, "request_timeout")
+    assert "nothing arrived for 0.2 s" in err.value.message
+    assert [p for p in blobs.root.rglob("*") if p.is_file()] == []

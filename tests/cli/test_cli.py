@@ -96,3 +96,43 @@ def test_dataset_add_reports_rows_and_search_finds_them(tmp_path):
     found = _profai("dataset", "search", "cat", "growing seedlings in compost", "-k", "3", data_dir=data)
     assert found.returncode == 0 and found.stdout.count("row-") == 3
     assert "unknown_namespace" in _profai("dataset", "search", "dog", "x", data_dir=data).stdout
+
+
+def test_admin_and_keys_commands_make_accounts_and_keys_a_running_server_honours(tmp_path):
+    """`profai admin create` and `profai keys ...` on the data directory of a running server: the
+    key works over HTTP, and once revoked every process stops taking it within seconds."""
+    import httpx
+
+    from procs import kill_group, start_server
+    from support import wait_until
+
+    data = tmp_path / "data"
+    made = _profai("admin", "create", "--email", "Head@School.example", "--password", "correct horse battery",
+                   data_dir=data)
+    assert made.returncode == 0, made.stderr + made.stdout
+    assert "Created admin head@school.example" in made.stdout
+    again = _profai("admin", "create", "--email", "head@school.example", "--password", "correct horse battery",
+                    data_dir=data)
+    assert again.returncode == 2 and "email_taken" in again.stdout
+    teacher = _profai("admin", "create", "--email", "t@school.example", "--password", "short",
+                      "--role", "teacher", data_dir=data)
+    assert teacher.returncode == 2 and "weak_password" in teacher.stdout
+
+    key_out = _profai("keys", "create", "--email", "head@school.example", "--name", "backup", data_dir=data)
+    assert key_out.returncode == 0, key_out.stderr
+    secret = key_out.stdout.strip().splitlines()[-1]
+    assert secret.startswith("pk_")
+    listed = _profai("keys", "list", data_dir=data).stdout
+    assert "backup" in listed and secret[:10] in listed and secret not in listed  # never shown again
+    key_id = listed.split()[0]
+
+    server, url = start_server({"PROFAI_DATA_DIR": str(data), "IDENTITY_CACHE_SECONDS": "1"}, tmp_path / "server.log")
+    try:
+        me = httpx.get(f"{url}/api/auth/me", headers={"Authorization": f"Bearer {secret}"}, timeout=10)
+        assert me.status_code == 200 and me.json()["user"]["email"] == "head@school.example"
+        assert _profai("keys", "revoke", key_id, data_dir=data).returncode == 0
+        wait_until(lambda: httpx.get(f"{url}/api/auth/me", headers={"X-API-Key": secret},
+                                     timeout=10).status_code == 401,
+                   timeout=15, message="the server to stop taking the revoked key")
+    finally:
+        kill_group(server)

@@ -107,11 +107,14 @@ class FakeOpenAI:
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
         self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
+        from support import wait_until  # not at the top: this file also runs as a script, without tests/ on the path
+
+        def started() -> bool:
+            if not self._thread.is_alive():
                 raise RuntimeError("fake OpenAI server did not start")
-            time.sleep(0.01)
+            return self._server.started
+
+        wait_until(started, timeout=10, interval=0.01, message="the fake OpenAI server to start")
         return self
 
     def stop(self) -> None:

@@ -5,9 +5,10 @@ from dataclasses import replace
 import pytest
 
 from factories import make_pdf
+from profai.domain import Page, PdfDocument
 from profai.ingest.chunking import chunk_document
-from profai.ingest.pdf import Page, PdfDocument, read_pdf
-from profai.ingest.text import split_sentences
+from profai.ingest.pdf import read_pdf
+from profai.text import split_sentences
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from profai.ingest.csv_rows import (
     read_rows,
     validate_spec,
 )
+from profai.ingest.csv_scan import CsvScan
 
 SPEC = CsvSpec(id_column="id", text_columns=("text",))
 
@@ -88,7 +90,7 @@ def test_bad_header(tmp_path, first_line):
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
 def test_delimiter_is_sniffed_from_the_header(tmp_path, delimiter):
     header = read_header(write(tmp_path, f'"id"{delimiter} text {delimiter}"a, b"\n1{delimiter}x{delimiter}y\n'))
-    assert header == CsvHeader(columns=("id", "text", "a, b"), encoding="utf-8", delimiter=delimiter)
+    assert header == CsvHeader(columns=("id", "text", "a, b"), encoding="utf-8", delimiter=delimiter, data_lines=1)
 
 
 # --- validate_spec -------------------------------------------------------------------------------
@@ -123,9 +125,15 @@ def test_missing_id_column_names_it_and_lists_the_available_ones():
     assert all(f"'{c}'" in err.value.message for c in HEADER.columns)
 
 
-def test_valid_specs_pass():
-    validate_spec(HEADER, CsvSpec("id", ("title", "body"), metadata_columns=("lang",)))
-    validate_spec(HEADER, CsvSpec("id", text_template="{title}: {body} {{literal}}"))
+def test_valid_specs_pass(tmp_path):
+    by_columns = CsvSpec("id", ("title", "body"), metadata_columns=("lang",))
+    by_template = CsvSpec("id", text_template="{title}: {body} {{literal}}")
+    validate_spec(HEADER, by_columns)
+    validate_spec(HEADER, by_template)
+    # Passing means the rows of such a file are built from the columns the specs name.
+    path = write(tmp_path, "id,title,body,lang\n1,Vectors,Lists of numbers.,en\n")
+    assert read(path, by_columns) == [Row(2, "1", "Vectors\nLists of numbers.", {"lang": "en"})]
+    assert read(path, by_template) == [Row(2, "1", "Vectors: Lists of numbers. {literal}", {})]
 
 
 def test_read_rows_checks_the_spec_before_iterating(tmp_path):
@@ -324,6 +332,68 @@ def test_count_data_lines(tmp_path):
     assert count_data_lines(write(tmp_path, "id,text\n1,a\n2,b\n")) == 2
     assert count_data_lines(write(tmp_path, "id,text\n1,a\n2,b")) == 2
     assert count_data_lines(write(tmp_path, "")) == 0
+
+
+# --- the one-pass scan of an upload --------------------------------------------------------------
+
+
+def _block_encoding(path: Path) -> str:
+    """The encoding judgement as a separate full read did it before uploads were scanned (blocks
+    cut at newlines), kept here as the reference the piece-by-piece judgement must match."""
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    high = bytes(range(0x80, 0x100))
+    non_ascii = invalid = 0
+    for block in data.splitlines(keepends=True):
+        non_ascii += len(block) - len(block.translate(None, high))
+        invalid += block.decode("utf-8", "replace").count("\ufffd") - block.count("\ufffd".encode())
+    return "utf-8" if invalid * 2 <= non_ascii else "cp1252"
+
+
+def _scan(data: bytes, piece: int) -> dict:
+    scan = CsvScan()
+    for start in range(0, len(data), piece):
+        scan.feed(data[start : start + piece])
+    return scan.facts()
+
+
+SCANNED = {
+    "utf-8": f"id,text\n1,{ACCENTS}\n2,plain\n".encode(),
+    "utf-8-sig": f"id;text\r\n1;{ACCENTS}\r\n".encode("utf-8-sig"),
+    "cp1252": f"id,text\n1,{ACCENTS}\n2,more\n".encode("cp1252"),
+    "real U+FFFD": "id,text\n1,\ufffd\ufffd é\n".encode(),
+    "a few bad bytes": "".join(f"{i},Grüße {i}\n" for i in range(9)).encode() + b"9,bad \xe9 byte\n",
+    "cut sequences": b"id,text\n1,\xe2\x82\n2,\xf0\x9f\x98\n3,\xc3",
+    "blank lines first": b"\n  \n\t\nid|text\n\n1|x",
+    "no final newline": b"id,text\n1,a\n2,b",
+}
+
+
+@pytest.mark.parametrize("piece", [1, 2, 3, 7, 4096, 1 << 20])
+@pytest.mark.parametrize("name", SCANNED)
+def test_the_scan_of_the_written_pieces_matches_separate_full_reads(tmp_path, name, piece):
+    data = SCANNED[name]
+    path = write(tmp_path, data)
+    facts = _scan(data, piece)  # pieces as small as a byte cut every UTF-8 sequence and the BOM
+    assert facts["sha256"] == hashlib.sha256(data).hexdigest()
+    assert facts["header"] == read_header(path)
+    assert facts["header"].encoding == _block_encoding(path)
+    assert facts["header"].data_lines == count_data_lines(path)
+
+
+@pytest.mark.parametrize("piece", [1, 5, 1 << 20])
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [(b"", "empty_file"), (b" \n\r\n", "empty_file"), (b"\xef\xbb\xbf", "empty_file"), (b"id,text\n \n", "header_only"),
+     (b"%PDF-1.7 binary", "not_a_csv"), (b"id,text\x00\n1,a\n", "not_a_csv"), (b"id,id\n1,2\n", "bad_header"),
+     (b"x" * (1 << 20) + b",y\n1,2\n", "not_a_csv"), (b"\n" * 3 + b"a" * ((1 << 20) + 5), "not_a_csv")],
+)
+def test_the_scan_refuses_what_read_header_refuses(tmp_path, content, code, piece):
+    assert header_code(write(tmp_path, content)) == code
+    with pytest.raises((InvalidInput, UnsupportedFile)) as err:
+        _scan(content, piece)
+    assert err.value.code == code
 
 
 # --- memory and speed ----------------------------------------------------------------------------

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from factories import BIOLOGY, make_blank_pdf, make_pdf
+from profai.domain import OutlineEntry
 from profai.errors import InvalidInput, UnsupportedFile
-from profai.ingest.pdf import OutlineEntry, inspect_pdf, read_pdf
+from profai.ingest.pdf import inspect_pdf, read_pdf
 
 R_INTRO = Path("/usr/share/R/doc/manual/R-intro.pdf")
 

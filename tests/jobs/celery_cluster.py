@@ -6,13 +6,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
-import httpx
-
-from procs import PROFAI, kill_group, start_process, start_server
+from procs import PROFAI, kill_group, poll_job, start_process, start_server
+from support import admin_http, wait_until
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
 
@@ -40,14 +38,13 @@ class Cluster:
         return proc
 
     def wait_worker_ready(self, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def ready() -> bool:
             if proc.poll() is not None:
                 raise RuntimeError(f"worker exited: {log.read_text()[-3000:]}")
-            if log.exists() and "ready." in log.read_text(errors="replace"):
-                return
-            time.sleep(0.2)
-        raise TimeoutError(f"worker not ready: {log.read_text()[-3000:]}")
+            return log.exists() and "ready." in log.read_text(errors="replace")
+
+        wait_until(ready, timeout=timeout, interval=0.2,
+                   message=lambda: f"the worker to be ready; log (tail):\n{log.read_text()[-3000:]}")
 
     def server(self) -> str:
         n = len(self.procs)
@@ -62,21 +59,14 @@ class Cluster:
 
 def upload(base: str, pdf: Path, title: str) -> str:
     with pdf.open("rb") as f:
-        resp = httpx.post(f"{base}/api/upload-pdfs", data={"course_title": title},
+        resp = admin_http.post(f"{base}/api/upload-pdfs", data={"course_title": title},
                           files={"files": (pdf.name, f, "application/pdf")}, timeout=30)
     assert resp.status_code == 202, resp.text
     return resp.json()["job_id"]
 
 
 def wait_status(base: str, job_id: str, predicate, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    body: dict = {}
-    while time.monotonic() < deadline:
-        body = httpx.get(f"{base}/api/jobs/{job_id}", timeout=5).json()
-        if predicate(body):
-            return body
-        time.sleep(0.1)
-    raise TimeoutError(f"job {job_id} never matched: {body}")
+    return poll_job(base, job_id, timeout, until=predicate)
 
 
 def owner_pid(sessions, job_id: str) -> int | None:

@@ -4,9 +4,9 @@ is started again; all of them (compute processes too) die with the first."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
-import time
 from pathlib import Path
 
 import httpx
@@ -14,6 +14,7 @@ import pytest
 
 from factories import make_pdf
 from procs import kill_group, poll_job, start_server
+from support import ADMIN_HEADERS, admin_http, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -29,10 +30,8 @@ def _children(pid: int) -> dict[int, str]:
     out = {}
     for task in Path(f"/proc/{pid}/task").glob("*"):
         for child in (task / "children").read_text().split():
-            try:
+            with contextlib.suppress(OSError):
                 out[int(child)] = Path(f"/proc/{child}/cmdline").read_text().replace("\0", " ")
-            except OSError:
-                pass
     return out
 
 
@@ -48,15 +47,8 @@ def _cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])
 
 
-def _wait(condition, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.2)
-
-
 def _upload(base: str, pdf: Path, title: str) -> str:
-    with httpx.Client() as client, pdf.open("rb") as f:  # a connection per request: the kernel spreads them
+    with httpx.Client(headers=ADMIN_HEADERS) as client, pdf.open("rb") as f:  # a connection per request: the kernel spreads them
         resp = client.post(f"{base}/api/upload-pdfs", data={"course_title": title},
                            files={"files": (pdf.name, f, "application/pdf")}, timeout=30)
     assert resp.status_code == 202, resp.text
@@ -64,7 +56,7 @@ def _upload(base: str, pdf: Path, title: str) -> str:
 
 
 def _ask(base: str, course_id: str) -> dict:
-    with httpx.Client() as client:
+    with httpx.Client(headers=ADMIN_HEADERS) as client:
         resp = client.post(f"{base}/api/chat", json={"course_id": course_id, "question": "What do chloroplasts contain?"},
                            timeout=30)
     assert resp.status_code == 200, resp.text
@@ -76,7 +68,7 @@ def test_api_processes_share_the_port_the_jobs_and_the_vectors(tmp_path):
     server, base = start_server(env, tmp_path / "server.log")
     port = int(base.rsplit(":", 1)[1])
     try:
-        _wait(lambda: _listeners(port) == 2, "the second API process never listened")
+        wait_until(lambda: _listeners(port) == 2, interval=0.2, message="the second API process to listen")
         (helper,) = [pid for pid, cmd in _children(server.pid).items() if " serve " in cmd]
         assert any("chroma run" in cmd for cmd in _children(server.pid).values())
         helper_cpu = _cpu_ticks(helper)
@@ -94,17 +86,18 @@ def test_api_processes_share_the_port_the_jobs_and_the_vectors(tmp_path):
         os.kill(helper, signal.SIGKILL)
         # Connections the kernel had already queued on the dying process's socket are reset (one
         # socket each with SO_REUSEPORT); once it is gone, every new one reaches the first.
-        _wait(lambda: not _alive(helper), "the killed API process did not exit", 10)
+        wait_until(lambda: not _alive(helper), timeout=10, interval=0.2, message="the killed API process to exit")
         for _ in range(5):  # the first process answers alone meanwhile
-            assert httpx.get(f"{base}/api/courses", timeout=10).json()["total"] == 6
-        _wait(lambda: [pid for pid, cmd in _children(server.pid).items() if " serve " in cmd and pid != helper]
-              and _listeners(port) == 2, "the killed API process was not started again")
+            assert admin_http.get(f"{base}/api/courses", timeout=10).json()["total"] == 6
+        wait_until(lambda: [pid for pid, cmd in _children(server.pid).items() if " serve " in cmd and pid != helper]
+                   and _listeners(port) == 2, interval=0.2, message="the killed API process to be started again")
         assert _ask(base, course_id)["sources"]
 
         children = list(_children(server.pid))
         os.kill(server.pid, signal.SIGKILL)  # the first process alone: its children follow it
         server.wait(10)
-        _wait(lambda: not any(_alive(pid) for pid in children), "children outlived the server", 30)
+        wait_until(lambda: not any(_alive(pid) for pid in children), timeout=30, interval=0.2,
+                   message="the server's children to follow it")
         assert _listeners(port) == 0
     finally:
         kill_group(server)

@@ -4,9 +4,7 @@ and a worker killed mid-way loses no row and duplicates none."""
 from __future__ import annotations
 
 import signal
-import time
 
-import httpx
 import pytest
 from celery_cluster import Cluster
 
@@ -14,6 +12,7 @@ from factories import make_csv
 from procs import kill_group, poll_job
 from profai.pipelines.csv_to_vectors import dataset_collection
 from profai.stores.vectors import ChromaVectorStore
+from support import admin_http, wait_until
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 ROWS = 1200
@@ -33,16 +32,14 @@ def test_parts_spread_over_workers_and_survive_a_killed_worker(cluster, tmp_path
     namespace = f"celery-{tmp_path.name[-6:]}".replace("_", "-")
     path = make_csv(tmp_path / "rows.csv", ROWS)
     with path.open("rb") as f:
-        resp = httpx.post(f"{api}/api/v1/datasets", files={"file": ("rows.csv", f, "text/csv")}, timeout=30,
+        resp = admin_http.post(f"{api}/api/v1/datasets", files={"file": ("rows.csv", f, "text/csv")}, timeout=30,
                           data={"namespace": namespace, "id_column": "id", "text_columns": "title,description"})
     assert resp.status_code == 202, resp.text
     task_id = resp.json()["task_id"]
 
     # Kill one whole worker (parent and children) once some parts are done, then replace it.
-    deadline = time.monotonic() + 120
-    while httpx.get(f"{api}/api/v1/tasks/{task_id}").json()["parts"]["done"] < 2:
-        assert time.monotonic() < deadline, "no part finished"
-        time.sleep(0.2)
+    wait_until(lambda: admin_http.get(f"{api}/api/v1/tasks/{task_id}").json()["parts"]["done"] >= 2, timeout=120,
+               interval=0.2, message="two parts to finish")
     kill_group(doomed, signal.SIGKILL)
     cluster.worker(concurrency=1)
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 
-import httpx
 import pytest
 from celery_cluster import Cluster, owner_pid, upload, wait_status
 
@@ -18,7 +16,7 @@ from profai.db import jobs_repo
 from profai.db.engine import make_engine, make_session_factory, session_scope
 from profai.pipelines.pdf_to_course import course_collection
 from profai.stores.vectors import ChromaVectorStore
-from support import R_MANUALS
+from support import R_MANUALS, admin_http, wait_until
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 FINAL = ("completed", "failed", "cancelled", "partially_completed")
@@ -59,7 +57,7 @@ def _job(sessions, job_id):
 
 def _assert_one_course_and_exact_vectors(base: str, chroma_url: str, results: dict[str, dict]) -> None:
     store = ChromaVectorStore.server(chroma_url)
-    courses = httpx.get(f"{base}/api/courses?limit=500").json()
+    courses = admin_http.get(f"{base}/api/courses?limit=500").json()
     assert courses["total"] == len(results)
     assert {c["course_id"] for c in courses["courses"]} == {r["result"]["course_id"] for r in results.values()}
     for job_id, body in results.items():
@@ -77,7 +75,7 @@ def test_twenty_uploads_with_two_workers_each_run_once(cluster, tmp_path):
     assert all(r["status"] == "completed" for r in results.values()), results
     assert all(r["attempts"] == 1 for r in results.values())
     _assert_one_course_and_exact_vectors(api_a, cluster.env["CHROMA_URL"], results)
-    stats = httpx.get(f"{api_a}/api/worker-stats").json()
+    stats = admin_http.get(f"{api_a}/api/worker-stats").json()
     assert stats["runner"] == "celery" and len(stats["workers"]) == 2
     assert stats["jobs_by_state"] == {"completed": 20}
     assert stats["queue_depth"] == 0
@@ -104,10 +102,10 @@ def test_whole_worker_killed_then_replaced(cluster, sessions, tmp_path):
     wait_status(api, jobs[0], lambda b: b["status"] == "processing" and b["progress"] >= 16, timeout=90)
     kill_group(first, signal.SIGKILL)
     cluster.worker(concurrency=2)
-    restarted = time.monotonic()
     results = {j: poll_job(api, j, timeout=90) for j in jobs}
-    assert time.monotonic() - restarted < 90
     assert all(r["status"] == "completed" for r in results.values()), results
+    # The job the dead worker held was requeued when its lease ran out, and ran once more on the new one.
+    assert results[jobs[0]]["attempts"] == 2
     _assert_one_course_and_exact_vectors(api, cluster.env["CHROMA_URL"], results)
 
 
@@ -148,7 +146,8 @@ def test_redis_restart_mid_run(cluster, sessions, tmp_path):
     jobs = [upload(api, pdf, f"Course {n}") for n in range(6)]
     wait_status(api, jobs[0], lambda b: b["status"] == "processing", timeout=60)
     subprocess.run(["redis-cli", "-h", "127.0.0.1", "shutdown", "nosave"], check=False)
-    time.sleep(2)
+    wait_until(lambda: subprocess.run(["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True).returncode,
+               message="Redis to stop (its port free for the new one)")
     subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379",
                     "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis",
                     "--logfile", "/var/log/redis/ci.log"], check=True)

@@ -10,12 +10,13 @@ import pytest
 
 from factories import make_csv
 from fakes.openai_server import FakeOpenAI
+from profai.domain import CLI
 from profai.jobs.local_runner import LocalRunner
 from profai.pipelines.csv_to_vectors import dataset_collection
 from profai.services import datasets
 from profai.services.uploads import IncomingFile
 from profai.wiring import build_container
-from support import make_settings
+from support import make_settings, wait_until
 
 pytestmark = pytest.mark.services
 RATE = 8
@@ -36,7 +37,7 @@ def test_faults_cost_time_not_rows(tmp_path):
         try:
             path = make_csv(tmp_path / "rows.csv", 400)
             with path.open("rb") as f:
-                job = datasets.start_dataset(ctx, IncomingFile(path.name, f), namespace=namespace, id_column="id",
+                job = datasets.start_dataset(ctx, CLI, IncomingFile(path.name, f), namespace=namespace, id_column="id",
                                              text_columns=("title", "description"))
             report = _wait(ctx, job.id)
             assert report.job.status == "completed", report.job.error
@@ -51,12 +52,11 @@ def test_faults_cost_time_not_rows(tmp_path):
 
 
 def _wait(ctx, task_id, timeout=180):
-    import time
+    last: list = [None]
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        report = datasets.task_report(ctx, task_id)
-        if report.job.status in ("completed", "partially_completed", "failed"):
-            return report
-        time.sleep(0.2)
-    raise AssertionError(f"task {task_id} did not finish: {report.job.status} {report.job.message}")
+    def finished():
+        report = last[0] = datasets.task_report(ctx, CLI, task_id)
+        return report if report.job.status in ("completed", "partially_completed", "failed") else None
+
+    return wait_until(finished, timeout=timeout, interval=0.2,
+                      message=lambda: f"task {task_id} to finish: {last[0].job.status} {last[0].job.message}")

@@ -8,8 +8,10 @@ import pytest
 from factories import make_csv
 from profai.db import jobs_repo
 from profai.db.engine import session_scope
+from profai.domain import CLI
+from profai.jobs.dataset_job import part_id
 from profai.jobs.execute import execute_job
-from profai.pipelines.csv_to_vectors import dataset_collection, part_id
+from profai.pipelines.csv_to_vectors import dataset_collection
 from profai.services import datasets
 from profai.services.uploads import IncomingFile
 from profai.wiring import build_container
@@ -40,7 +42,7 @@ class _Recorder:
 
 def _start(ctx, path):
     with path.open("rb") as f:
-        return datasets.start_dataset(ctx, IncomingFile(path.name, f), namespace="ns", id_column="id",
+        return datasets.start_dataset(ctx, CLI, IncomingFile(path.name, f), namespace="ns", id_column="id",
                                       text_columns=("title", "description"), metadata_columns=("topic",))
 
 
@@ -63,7 +65,7 @@ def test_failed_part_is_reported_then_retried_alone(ctx, tmp_path):
     outcomes = [execute_job(ctx, p, "test:1:a") for p in parts]
     assert outcomes == ["completed", "completed", "failed", "completed"]
 
-    report = datasets.task_report(ctx, job.id)
+    report = datasets.task_report(ctx, CLI, job.id)
     assert report.job.status == "partially_completed"
     assert report.job.error_code == "parts_failed"
     assert (report.tally.embedded_rows, report.failed_rows) == (25, 10)
@@ -72,15 +74,15 @@ def test_failed_part_is_reported_then_retried_alone(ctx, tmp_path):
 
     hidden.rename(rows_file)
     ctx.runner.submitted.clear()
-    assert datasets.retry_task(ctx, job.id).status == "processing_chunks"
+    assert datasets.retry_task(ctx, CLI, job.id).status == "processing_chunks"
     assert ctx.runner.submitted == [parts[2]]
     assert execute_job(ctx, parts[2], "test:1:a") == "completed"
-    report = datasets.task_report(ctx, job.id)
+    report = datasets.task_report(ctx, CLI, job.id)
     assert report.job.status == "completed" and report.failed_rows == 0 and report.errors == []
     assert ctx.vectors.count(dataset_collection("ns")) == 35
 
     with pytest.raises(Exception) as err:
-        datasets.retry_task(ctx, job.id)
+        datasets.retry_task(ctx, CLI, job.id)
     assert getattr(err.value, "code", None) == "nothing_to_retry"
 
 
@@ -118,6 +120,6 @@ def test_a_file_with_no_good_rows_fails_with_its_row_errors(ctx, tmp_path):
     path.write_text("id,title,description,topic\n,a,b,c\n,d,e,f\n")
     job = _start(ctx, path)
     assert execute_job(ctx, job.id, "test:1:a") == "failed"
-    report = datasets.task_report(ctx, job.id)
+    report = datasets.task_report(ctx, CLI, job.id)
     assert report.job.error_code == "no_valid_rows"
     assert [e["line"] for e in report.errors] == [2, 3]

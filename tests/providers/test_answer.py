@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from profai.ingest.pdf import PdfDocument
-from profai.providers.generator.answer import NOT_FOUND, Answer, answer_question, expand_query, is_follow_up
+from profai.domain import Answer, PdfDocument
+from profai.providers.generator.answer import NOT_FOUND, answer_question, expand_query, is_follow_up
 from profai.retrieval.hybrid import HybridRetriever
 from support import R_INTRO_COURSE, squash
 

@@ -6,10 +6,11 @@ from pathlib import Path
 import pytest
 
 from factories import BIOLOGY, make_pdf
+from profai.domain import CourseDraft
 from profai.ingest.pdf import read_pdf
-from profai.ingest.text import split_sentences
-from profai.providers.generator import CourseDraft, CourseGenerator, ExtractiveGenerator
+from profai.providers.generator import CourseGenerator, ExtractiveGenerator
 from profai.providers.generator.sections import Para, Section, page_at, sentence_pieces
+from profai.text import split_sentences
 from support import squash, starts_on
 
 R_MANUALS = Path("/usr/share/R/doc/manual")

@@ -6,17 +6,17 @@ from __future__ import annotations
 import json
 import random
 import re
-import time
 from dataclasses import replace
 
 import pytest
 
 from factories import make_pdf
 from fakes.openai_server import FakeOpenAI, split_tokens
-from profai.ingest.pdf import PdfDocument, read_pdf
+from profai.domain import ChatAnswer, LessonDraft, Passage, PdfDocument
+from profai.ingest.pdf import read_pdf
 from profai.providers.generator import ExtractiveGenerator
 from profai.providers.generator.answer import NOT_FOUND
-from profai.providers.generator.base import ChatAnswer, LessonDraft, final_answer
+from profai.providers.generator.base import final_answer
 from profai.providers.generator.llm import BROKE_OFF_NOTE, UNAVAILABLE_NOTE, LLMGenerator
 from profai.providers.generator.llm_prompts import quiz_excerpt
 from profai.providers.generator.llm_schemas import LessonText, checked_lesson, grounded_terms
@@ -24,8 +24,7 @@ from profai.providers.generator.quiz import QuizLesson
 from profai.providers.http_retry import RetryPolicy
 from profai.providers.openai_chat import ChatClient, ModelUnavailable
 from profai.providers.ratelimit import LocalRateLimiter
-from profai.retrieval.hybrid import Passage
-from profai.wiring import build_generator
+from profai.providers.registry import build_generator
 from support import make_settings
 
 FAST = RetryPolicy(max_attempts=3, backoff_base=0.05, timeout=2.0)
@@ -123,13 +122,11 @@ def test_a_model_down_before_the_first_token_gives_the_extractive_answer():
 
 def test_a_slow_model_falls_back_within_a_bounded_time():
     with FakeOpenAI(p_slow=1.0, slow_seconds=5) as api:
-        start = time.monotonic()
         _, answer = run(generator(api, retry=RetryPolicy(max_attempts=5, backoff_base=0.05, timeout=0.3))
                         .stream_answer("What does chlorophyll absorb?", PASSAGES))
-        elapsed = time.monotonic() - start
     # Two attempts fit in the answer's deadline (twice the per-attempt timeout), not five.
     assert answer.fallback and answer.generator == "extractive" and answer.grounded
-    assert elapsed < 1.5, elapsed
+    assert len(api.received) == 2
 
 
 def test_a_stream_that_breaks_off_keeps_what_was_said(api):
@@ -243,7 +240,7 @@ def lesson_reply(fail_on: str | None = None):
         if fail_on and fail_on in source:
             return "Sorry, I cannot help with that."
         first = source.split(". ")[0] + "."
-        terms = [w for w in re.findall(r"[A-Za-z]{6,}", source)][:3]
+        terms = list(re.findall(r"[A-Za-z]{6,}", source))[:3]
         return json.dumps({"content": "Rewritten. " + source, "summary": first,
                            "key_terms": [*terms, "quantum entanglement", terms[0].upper()]})
 

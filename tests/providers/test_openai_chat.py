@@ -13,7 +13,7 @@ from fakes.openai_server import FakeOpenAI, split_tokens
 from profai.providers.http_retry import RetryPolicy
 from profai.providers.openai_chat import ChatClient, ModelUnavailable
 from profai.providers.ratelimit import LocalRateLimiter
-from support import make_settings
+from support import make_settings, record_timeouts
 
 ASK = [{"role": "user", "content": "Summarise the lesson."}]
 VALID = '{"title": "Vectors", "points": ["a list of numbers", "has a length"]}'
@@ -78,22 +78,23 @@ def test_a_server_without_json_schema_gets_json_object(api):
     assert api.bodies[-1]["response_format"]["type"] == "json_object" and len(api.requests) == 3
 
 
-def test_timeout_is_model_unavailable():
+def test_timeout_is_model_unavailable(monkeypatch):
+    sent = record_timeouts(monkeypatch)
     with FakeOpenAI(slow_seconds=5) as api:
         api.script("slow", "slow")
-        start = time.monotonic()
         with pytest.raises(ModelUnavailable, match="gave up after 2 attempts; last: timed out"):
             client(api, retry=RetryPolicy(max_attempts=2, timeout=0.3)).complete(ASK)
-        assert time.monotonic() - start < 2.0
+    assert [t["read"] for t in sent] == [0.3, 0.3]  # each attempt cut off by its own timeout, not the 5 s answer
 
 
-def test_deadline_is_model_unavailable():
+def test_deadline_is_model_unavailable(monkeypatch):
+    sent = record_timeouts(monkeypatch)
     with FakeOpenAI(slow_seconds=5) as api:
         api.script("slow", "slow", "slow")
-        start = time.monotonic()
-        with pytest.raises(ModelUnavailable):
-            client(api).complete(ASK, deadline=start + 0.6)
-        assert time.monotonic() - start < 1.1  # slack for a loaded test machine
+        with pytest.raises(ModelUnavailable, match="last: timed out"):
+            client(api).complete(ASK, deadline=time.monotonic() + 0.6)
+    # The attempt waited for the time left before the deadline, not CHAT_POLICY's 120 s.
+    assert len(sent) == 1 and sent[0]["read"] <= 0.6
 
 
 def test_429_then_success(api):
@@ -120,9 +121,8 @@ def test_stream_yields_tokens_in_order(api):
 
 
 def test_stream_failure_is_model_unavailable():
-    with FakeOpenAI(api_key="sk-right") as api:
-        with pytest.raises(ModelUnavailable, match="invalid API key"):
-            list(client(api).stream(ASK))
+    with FakeOpenAI(api_key="sk-right") as api, pytest.raises(ModelUnavailable, match="invalid API key"):
+        list(client(api).stream(ASK))
 
 
 def test_pickles_and_builds_from_settings(api, tmp_path):

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 
 from fakes.openai_server import FakeOpenAI, fake_embedding
+from profai.providers import http_retry
 from profai.providers.http_retry import ProviderError, ProviderUnavailable, RetryPolicy, retry_after
 from profai.providers.openai_embedder import OpenAIEmbedder
 from profai.providers.ratelimit import LocalRateLimiter
-from profai.wiring import build_embedder
-from support import make_settings
+from profai.providers.registry import build_embedder
+from support import make_settings, record_sleeps, record_timeouts
 
 
 @pytest.fixture
@@ -34,8 +35,8 @@ def assert_embedded(vectors: list[list[float]], inputs: list[str]) -> None:
 
 
 def test_2000_texts_survive_every_kind_of_fault_within_the_rate_limit():
-    faults = dict(p429=0.15, p429_retry_after=0.5, retry_after=0.3, p500=0.10, p_slow=0.03, slow_seconds=3,
-                  p_malformed=0.04)
+    faults = {"p429": 0.15, "p429_retry_after": 0.5, "retry_after": 0.3, "p500": 0.10, "p_slow": 0.03, "slow_seconds": 3,
+                  "p_malformed": 0.04}
     with FakeOpenAI(seed=7, **faults) as api:
         # One of each fault first, so every path runs whatever the dice say.
         api.script("429_retry_after", "429", "500", "slow", "bad_json", "wrong_count", "missing_fields")
@@ -78,13 +79,13 @@ def test_configured_dimension_is_requested_and_enforced(api):
     assert api.bodies[-1]["dimensions"] == 32
 
 
-def test_retry_after_is_honoured():
+def test_retry_after_is_honoured(monkeypatch):
+    slept = record_sleeps(monkeypatch, http_retry)
     with FakeOpenAI(retry_after=1.0) as api:
         api.script("429_retry_after")
-        OpenAIEmbedder(api.url).embed(["hello"])
-    (first, _, status), (second, _, _) = api.requests
-    assert status == 429
-    assert 1.0 <= second - first < 1.4
+        assert_embedded(OpenAIEmbedder(api.url).embed(["hello"]), ["hello"])
+    assert [status for _, _, status in api.requests] == [429, 200]
+    assert slept == [1.0]  # the server's Retry-After, not a backoff of our own
 
 
 def test_retry_after_formats():
@@ -96,24 +97,24 @@ def test_retry_after_formats():
     assert retry_after(httpx.Headers({})) is None
 
 
-def test_a_retry_after_past_the_deadline_raises_at_once():
+def test_a_retry_after_past_the_deadline_raises_at_once(monkeypatch):
+    slept = record_sleeps(monkeypatch, http_retry)
     with FakeOpenAI(retry_after=30) as api:
         api.script("429_retry_after")
-        start = time.monotonic()
-        with pytest.raises(ProviderUnavailable, match="deadline"):
-            OpenAIEmbedder(api.url).embed(["hello"], deadline=start + 2)
-    assert time.monotonic() - start < 1.0  # one round trip, no waiting for the 2 s deadline
-    assert len(api.requests) == 1
+        with pytest.raises(ProviderUnavailable, match=r"deadline .* leaves no time to retry \(would wait 30.0 s\)"):
+            OpenAIEmbedder(api.url).embed(["hello"], deadline=time.monotonic() + 2)
+    assert slept == [] and len(api.requests) == 1  # one round trip, no waiting for the 2 s deadline
 
 
-def test_a_slow_server_cannot_hold_a_call_past_its_deadline():
+def test_a_slow_server_cannot_hold_a_call_past_its_deadline(monkeypatch):
+    sent = record_timeouts(monkeypatch)
     with FakeOpenAI(slow_seconds=5) as api:
         api.script("slow", "slow", "slow")
         embedder = OpenAIEmbedder(api.url, retry=RetryPolicy(timeout=60))  # the deadline must cut it short
-        start = time.monotonic()
-        with pytest.raises(ProviderUnavailable):
-            embedder.embed(["hello"], deadline=start + 0.8)
-        assert time.monotonic() - start < 1.3  # slack for a loaded test machine
+        with pytest.raises(ProviderUnavailable, match="last: timed out"):
+            embedder.embed(["hello"], deadline=time.monotonic() + 0.8)
+    # The attempt waited for the time left before the deadline, not the policy's 60 s.
+    assert len(sent) == 1 and sent[0]["read"] <= 0.8
 
 
 def test_persistent_malformed_answers_give_up_after_max_attempts(api):

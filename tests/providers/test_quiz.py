@@ -8,7 +8,8 @@ from statistics import mean
 import pytest
 
 from factories import make_pdf
-from profai.ingest.pdf import PdfDocument, read_pdf
+from profai.domain import PdfDocument
+from profai.ingest.pdf import read_pdf
 from profai.providers.generator import ExtractiveGenerator
 from profai.providers.generator.quiz import BLANK, DIFFICULTIES, QuestionDraft, QuizLesson, _term_pool, make_questions
 from support import R_MANUALS, squash

@@ -11,12 +11,14 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import redis
 
 from fakes.openai_server import FakeOpenAI, fake_embedding, max_in_window
 from profai.errors import Retryable
+from profai.providers import ratelimit
 from profai.providers.http_retry import ProviderUnavailable
 from profai.providers.ratelimit import LocalRateLimiter, RedisRateLimiter, build_rate_limiter
 from support import make_settings
@@ -32,46 +34,60 @@ def key():
     redis.Redis.from_url(REDIS_URL).delete(name)
 
 
-def hammer(limiter, threads: int, per_thread: int) -> list[float]:
-    """Acquire from several threads at once; returns the times the permits were granted."""
-    granted: list[float] = []
-    lock = threading.Lock()
+NOW = 100.0
+
+
+@pytest.fixture
+def waits(monkeypatch) -> list[float]:
+    """Time stands still at NOW for the limiters; the sleeps they ask for are recorded, not slept."""
+    asked: list[float] = []
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(monotonic=lambda: NOW, sleep=asked.append))
+    return asked
+
+
+def hammer(limiter, threads: int, per_thread: int) -> None:
+    """Acquire from several threads at once."""
 
     def run():
         for _ in range(per_thread):
             limiter.acquire()
-            with lock:
-                granted.append(time.monotonic())
 
     workers = [threading.Thread(target=run) for _ in range(threads)]
     for w in workers:
         w.start()
     for w in workers:
         w.join()
-    return sorted(granted)
+
+
+def test_permits_are_spaced_evenly_across_threads_local(waits):
+    limiter = LocalRateLimiter(40)
+    hammer(limiter, threads=4, per_thread=12)
+    # Time stands still, so each wait is how far ahead its caller's slot lay: one slot per permit, each a
+    # spacing (26 ms, 40 a second) after the one before; neither bursty nor slower than the limit allows.
+    assert sorted(waits) == pytest.approx([n * limiter.spacing for n in range(1, 48)])  # the first needs no wait
+
+
+def test_permits_are_spaced_evenly_across_threads_redis(key, waits):
+    limiter = RedisRateLimiter(REDIS_URL, key, 40)
+    client = redis.Redis.from_url(REDIS_URL)
+    seconds, micros = client.time()
+    first = seconds * 1_000_000 + micros + 5_000_000  # the next free slot 5 s ahead, so every caller waits
+    client.set(key, first)
+    hammer(limiter, threads=4, per_thread=12)
+    # Redis's clock runs on, so check the slots it handed out: the next free one moved a spacing per permit.
+    assert len(waits) == 48 and int(client.get(key)) == first + 48 * int(limiter.spacing * 1e6)
 
 
 @pytest.mark.parametrize("kind", ["local", "redis"])
-def test_permits_are_spaced_evenly_across_threads(kind, key):
-    limiter = LocalRateLimiter(40) if kind == "local" else RedisRateLimiter(REDIS_URL, key, 40)
-    granted = hammer(limiter, threads=4, per_thread=12)
-    assert max_in_window(granted) <= 40
-    # Spread over the whole run, not bursty, and not slower than the limit allows (a slot every 26 ms).
-    # Single gaps are not checked: a thread that wakes late shortens the next gap without breaking the limit.
-    assert 47 * 0.02625 - 0.05 < granted[-1] - granted[0] < 47 * 0.02625 + 0.3
-
-
-@pytest.mark.parametrize("kind", ["local", "redis"])
-def test_a_slot_past_the_deadline_raises_at_once_and_is_not_taken(kind, key):
+def test_a_slot_past_the_deadline_raises_at_once_and_is_not_taken(kind, key, waits):
     limiter = LocalRateLimiter(2) if kind == "local" else RedisRateLimiter(REDIS_URL, key, 2)
     limiter.acquire()
-    start = time.monotonic()
     with pytest.raises(ProviderUnavailable, match="past the deadline"):
-        limiter.acquire(deadline=start + 0.2)
-    assert time.monotonic() - start < 0.15
-    # The refused caller did not reserve a slot: the next one waits one spacing (0.525 s), not two.
+        limiter.acquire(deadline=NOW + 0.2)  # the next slot is a spacing (0.525 s) away
+    assert waits == []  # refused without waiting
+    # The refused caller did not reserve a slot: the next one waits one spacing, not two.
     limiter.acquire()
-    assert time.monotonic() - start < 0.7
+    assert waits == [pytest.approx(limiter.spacing, rel=0.5)]
 
 
 def test_redis_limiter_pickles_and_its_key_expires(key):

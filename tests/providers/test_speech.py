@@ -16,10 +16,10 @@ from pydantic import ValidationError
 
 from profai.errors import InvalidInput, ServiceUnavailable
 from profai.providers.http_retry import ProviderError, ProviderUnavailable
+from profai.providers.registry import build_speech
 from profai.providers.speech import MP3, WAV, EspeakSpeech, HostedSpeech, split_for_speech
 from profai.providers.speech.base import read_wav
 from profai.providers.speech.hosted import mp3_seconds
-from profai.wiring import build_speech
 from support import make_settings
 
 SENTENCE = "Photosynthesis turns light, water and carbon dioxide into sugar and oxygen. "

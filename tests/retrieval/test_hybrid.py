@@ -2,7 +2,7 @@
 
 import pytest
 
-from profai.ingest.pdf import PdfDocument
+from profai.domain import PdfDocument
 from profai.retrieval.hybrid import RRF_K, HybridRetriever, rrf
 from support import R_INTRO_COURSE
 

@@ -7,6 +7,7 @@ import re
 
 from profai.db import courses_repo
 from profai.db.engine import session_scope
+from profai.domain import CLI
 from profai.providers.generator import ExtractiveGenerator
 from profai.services.quizzes import create_quiz
 from support import squash, starts_on
@@ -20,7 +21,7 @@ def test_every_question_names_the_page_of_its_sentence(ctx, r_intro):
         first_page = {lesson.id: lesson.page_start for m in courses_repo.get(s, course_id).modules
                       for lesson in m.lessons}
     pages = {p.number: squash(p.text) for p in r_intro.pages}
-    quiz = create_quiz(ctx, course_id, questions=30, difficulty="medium", seed=4)
+    quiz = create_quiz(ctx, CLI, course_id, questions=30, difficulty="medium", seed=4)
     assert len(quiz.questions) == 30
     later_pages = 0
     for q in quiz.questions:

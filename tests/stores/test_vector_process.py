@@ -3,7 +3,6 @@
 import multiprocessing
 import os
 import signal
-import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,7 +12,7 @@ from profai.stores.vector_process import VectorStoreProcess
 from profai.stores.vectors import ChromaVectorStore, VectorHit
 from profai.wiring import build_container
 from stores.test_vectors import seed, unit
-from support import make_settings
+from support import ADMIN_HEADERS, make_settings, wait_until
 
 
 @pytest.fixture
@@ -72,11 +71,9 @@ def test_the_server_starts_the_child_at_start_up_not_at_the_first_call(tmp_path)
     ctx = build_container(make_settings(tmp_path / "data"), runner="none", compute_processes=1)
     before = {p.pid for p in multiprocessing.active_children()}
     try:
-        with TestClient(create_app(ctx=ctx)):
-            deadline = time.monotonic() + 60
-            while not [p for p in multiprocessing.active_children() if p.pid not in before]:
-                assert time.monotonic() < deadline, "no vector child after start-up"
-                time.sleep(0.1)
+        with TestClient(create_app(ctx=ctx), headers=ADMIN_HEADERS):
+            wait_until(lambda: [p for p in multiprocessing.active_children() if p.pid not in before],
+                       interval=0.1, message="a vector child after start-up")
             assert ctx.vectors.count("course-1") == 0  # served by the child already running
     finally:
         ctx.close()

@@ -195,8 +195,9 @@ def test_persists_across_a_new_client(tmp_path):
     assert out.stdout.split() == ["3", "c", "gamma"]
 
 
-def test_ping_embedded(store):
+def test_ping_embedded(store, tmp_path):
     store.ping()
+    assert (tmp_path / "chroma" / "chroma.sqlite3").is_file()  # it reached the backend: the database is open on disk
 
 
 def test_server_round_trip(chroma_server_url):

@@ -1,65 +1,33 @@
 """The web UI in a real browser: Debian's Chromium, driven by Playwright, against a real `profai serve`
-with its own data directory. One student's path: upload a PDF, read a lesson, listen, chat, take a quiz."""
+with its own data directory (fixtures in conftest.py). One teacher's path: sign in, upload a PDF, read a
+lesson, listen, chat, take a quiz; then the account screens: API keys, password, signing out."""
 
 from __future__ import annotations
 
 import re
-import signal
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+from browser_kit import PASSWORD, failure_report, generate_quiz, sign_in
 
 from factories import BIOLOGY, make_pdf
-from procs import kill_group, start_server
+from support import admin_http, wait_until
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium)"),
-]
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install -e '.[dev]')")
 expect = sync_api.expect
 
 SOURCE_PAGES = re.compile(r"biology\.pdf, pages? \d+(-\d+)?")
+TEACHER = "teacher@school.example"
 
 
-@pytest.fixture
-def server(tmp_path: Path):
-    env = {"PROFAI_DATA_DIR": str(tmp_path / "data"), "ENVIRONMENT": "test", "JOB_RUNNER": "local",
-           "GENERATOR": "extractive", "EMBEDDER": "local", "SPEECH": "espeak", "MAX_WORKERS": "2",
-           "COMPUTE_PROCESSES": "1"}
-    log = tmp_path / "server.log"
-    proc, url = start_server(env, log)
-    yield url
-    kill_group(proc, signal.SIGTERM)
-
-
-@pytest.fixture
-def page(tmp_path: Path):
-    with sync_api.sync_playwright() as p:
-        # Debian's browser, never a downloaded one: `playwright install` needs a network we do not have.
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=["--autoplay-policy=no-user-gesture-required"])
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        page.js_errors = []
-        page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
-        yield page
-        browser.close()
-
-
-def test_student_path_from_upload_to_quiz(server: str, page, tmp_path: Path):
+def test_teacher_path_from_upload_to_quiz(server: str, make_user, page, tmp_path: Path):
     # The first chapter runs over three pages, so its lesson shows where pages 2 and 3 begin.
     pdf = make_pdf(tmp_path / "biology.pdf", [(BIOLOGY[0][0], BIOLOGY[0][1] * 8), *BIOLOGY[1:]])
-    page.goto(server)
-    expect(page.get_by_role("heading", name="Courses", exact=True)).to_be_visible()
-
+    make_user(TEACHER, "teacher")
     try:
+        signed_out_first(page, server)
+        sign_in(page, server, TEACHER)
         create_course(page, pdf)
         read_lesson(page)
         listen(page)
@@ -68,13 +36,53 @@ def test_student_path_from_upload_to_quiz(server: str, page, tmp_path: Path):
         chat_error(page, server)
         phone_width(page)
     except Exception:
-        # What the browser showed, and what the server said, at the moment it went wrong.
-        shot = tmp_path / "failure.png"
-        page.screenshot(path=str(shot), full_page=True)
-        log = (tmp_path / "server.log").read_text(errors="replace")[-3000:]
-        print(f"screenshot: {shot}\nserver log (tail):\n{log}")
+        failure_report(page, tmp_path)
         raise
     assert page.js_errors == []
+
+
+def test_account_keys_password_and_signing_out(server: str, make_user, page, tmp_path: Path):
+    make_user(TEACHER, "teacher")
+    try:
+        sign_in(page, server, TEACHER)
+        api_keys(page, server)
+        change_password(page, server)
+        session_ends(page, server)
+        narrow_screens(page, ["#/", "#/account"])
+        sign_out(page, server)
+        assert no_sideways_scroll(page)
+    except Exception:
+        failure_report(page, tmp_path)
+        raise
+    assert page.js_errors == []
+
+
+def test_first_run_admin_and_users(server: str, page, tmp_path: Path):
+    """A new server has no account: the page offers to create the admin, who then manages users."""
+    try:
+        first_run(page, server)
+        users(page, server)
+        narrow_screens(page, ["#/users"])
+    except Exception:
+        failure_report(page, tmp_path)
+        raise
+    assert page.js_errors == []
+
+
+def signed_out_first(page, server: str) -> None:
+    """Nothing but the sign-in screen until someone signs in; a wrong password is announced."""
+    page.goto(f"{server}/#/courses/1")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Main")).to_be_hidden()
+    expect(page.locator("#view-courses")).to_be_hidden()
+    form = page.locator("#view-signin")
+    form.get_by_label("Email").fill(TEACHER)
+    form.get_by_label("Password").fill("not the password")
+    form.get_by_role("button", name="Sign in").click()
+    live = page.locator("#signin-live")
+    expect(live).to_have_attribute("aria-live", "assertive")
+    expect(live).to_have_text("Wrong email or password.")
+    expect(form.get_by_label("Password")).to_be_focused()
 
 
 def create_course(page, pdf: Path) -> None:
@@ -86,12 +94,13 @@ def create_course(page, pdf: Path) -> None:
     expect(bar).to_be_visible()
     ready = page.get_by_role("link", name="Open “Intro Biology”")
     seen: list[int] = []
-    deadline = time.monotonic() + 90
-    while not ready.is_visible():
-        assert time.monotonic() < deadline, f"the course was not ready; progress seen: {seen}"
+
+    def course_ready() -> bool:
         assert not page.locator("#upload-error").is_visible(), page.locator("#upload-error").inner_text()
         seen.append(bar.evaluate("el => el.value"))
-        page.wait_for_timeout(150)
+        return ready.is_visible()
+
+    wait_until(course_ready, timeout=90, interval=0.15, message=lambda: f"the course to be ready; progress: {seen}")
     seen.append(bar.evaluate("el => el.value"))
     assert seen == sorted(seen) and seen[-1] == 100, f"progress went down or stopped short: {seen}"
     expect(page.locator("#upload-message")).not_to_be_empty()
@@ -193,14 +202,7 @@ def chat(page) -> None:
 
 
 def quiz(page) -> None:
-    page.get_by_role("link", name="Quiz").click()
-    page.get_by_label("Questions").fill("3")
-    page.get_by_label("Difficulty").select_option("easy")
-    page.get_by_role("button", name="Generate quiz").click()
-    page.wait_for_selector("#quiz-questions > li, #quiz-error:not([hidden])", timeout=60_000)
-    expect(page.locator("#quiz-error")).to_be_hidden()
-    questions = page.locator("#quiz-questions > li")
-    expect(questions).to_have_count(3)
+    questions = generate_quiz(page, 3, "easy")
     for i in range(3):
         options = questions.nth(i).get_by_role("radio")
         expect(options).to_have_count(4)
@@ -218,7 +220,7 @@ def quiz(page) -> None:
 def chat_error(page, server: str) -> None:
     """The course is deleted while a student has it open: the server's error frame shows in the chat."""
     course_id = re.search(r"#/courses/(\d+)", page.url).group(1)
-    assert httpx.delete(f"{server}/api/courses/{course_id}").status_code == 204
+    assert admin_http.delete(f"{server}/api/courses/{course_id}").status_code == 204
     page.get_by_role("link", name="Ask the course").click()
     page.get_by_label("Your question").fill("What is the Calvin cycle?")
     page.get_by_role("button", name="Ask", exact=True).click()
@@ -236,6 +238,164 @@ def phone_width(page) -> None:
     toggle.click()
     expect(page.locator("#module-list")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "the page scrolls sideways"
+
+
+NEW_PASSWORD = "a brand new passphrase"
+
+
+def api_keys(page, server: str) -> None:
+    """A new key's secret shows once, with a warning and a copy button; it works until revoked."""
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Account").click()
+    expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+    expect(page.locator("#keys-status")).to_have_text("You have no API keys.")
+    page.get_by_label("Name of the new key").fill("grading script")
+    page.get_by_role("button", name="Create key").click()
+
+    box = page.locator("#key-secret")
+    expect(box.get_by_role("heading", name="Copy your new key now")).to_be_focused()
+    expect(box).to_contain_text("shown only this once")
+    secret = box.get_by_label("Key “grading script”").input_value()
+    assert len(secret) > 20
+    box.get_by_role("button", name="Copy").click()
+    expect(box.get_by_role("status")).to_have_text("Copied to the clipboard.")
+    assert page.evaluate("navigator.clipboard.readText()") == secret
+    me = admin_http.get(f"{server}/api/auth/me", headers={"X-API-Key": secret})
+    assert me.status_code == 200 and me.json()["user"]["email"] == TEACHER, me.text
+
+    keys = page.locator("#key-list > li")
+    expect(keys).to_have_count(1)
+    expect(keys.first).to_contain_text("grading script")
+    expect(keys.first).not_to_contain_text(secret)  # the list shows the prefix only
+    box.get_by_role("button", name="I have saved it").click()
+    expect(box).to_be_hidden()
+    assert page.locator("#key-secret-value").input_value() == ""  # gone from the page
+
+    page.get_by_role("button", name="Revoke key “grading script”").click()
+    page.get_by_role("button", name="Yes, revoke key “grading script”").click()
+    expect(page.locator("#keys-live")).to_have_text("Key “grading script” revoked: it no longer works.")
+    expect(keys.first.locator(".badge")).to_have_text("Revoked")
+    assert admin_http.get(f"{server}/api/auth/me", headers={"X-API-Key": secret}).status_code == 401
+
+
+def change_password(page, server: str) -> None:
+    form = page.locator("#password-form")
+    live = page.locator("#password-live")
+    form.get_by_label("Current password").fill("not my password")
+    form.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
+    form.get_by_label("New password again").fill(NEW_PASSWORD)
+    form.get_by_role("button", name="Change password").click()
+    expect(live).to_have_text("The current password is not right.")
+    expect(form.get_by_label("Current password")).to_be_focused()
+
+    form.get_by_label("Current password").fill(PASSWORD)
+    form.get_by_label("New password", exact=True).fill("short")
+    form.get_by_role("button", name="Change password").click()
+    expect(live).to_have_text("The new password needs at least 8 characters.")
+
+    form.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
+    form.get_by_role("button", name="Change password").click()
+    expect(live).to_have_text("Password changed. Your other sessions were signed out.")
+    assert form.get_by_label("Current password").input_value() == ""
+    login = httpx.post(f"{server}/api/auth/login", json={"email": TEACHER, "password": NEW_PASSWORD})
+    assert login.status_code == 200, login.text
+    page.reload()  # this browser's own session goes on
+    expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+
+
+def session_ends(page, server: str) -> None:
+    """A 401 anywhere brings the sign-in screen; signing in again goes on where the user was going."""
+    page.context.clear_cookies()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Courses").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.locator("#signin-live")).to_have_text("Your session has ended. Sign in again to go on.")
+    expect(page.locator("#view-courses")).to_be_hidden()
+    form = page.locator("#view-signin")
+    form.get_by_label("Email").fill(TEACHER)
+    form.get_by_label("Password").fill(NEW_PASSWORD)
+    form.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Courses", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="New course")).to_be_visible()
+
+
+def sign_out(page, server: str) -> None:
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.locator("#whoami")).to_be_hidden()
+    assert page.request.get(f"{server}/api/auth/me").status == 401
+    assert not [c for c in page.context.cookies() if c["name"] == "profai_session"]
+
+
+ADMIN = "admin@school.example"
+STUDENT = "student@school.example"
+
+
+def first_run(page, server: str) -> None:
+    page.goto(server)
+    form = page.locator("#view-setup")
+    expect(form.get_by_role("heading", name="Create the admin account")).to_be_visible()
+    port = server.rsplit(":", 1)[1]
+    expect(form).to_contain_text(f"only in a browser on the server itself, opened at http://127.0.0.1:{port}/")
+    expect(form).to_contain_text("profai admin create")
+    form.get_by_label("Email").fill(ADMIN)
+    form.get_by_label("Password", exact=True).fill(PASSWORD)
+    form.get_by_label("Password again").fill("something else")
+    form.get_by_role("button", name="Create the admin account").click()
+    expect(page.locator("#setup-live")).to_have_text("The two passwords differ.")
+    form.get_by_label("Password again").fill(PASSWORD)
+    form.get_by_role("button", name="Create the admin account").click()
+    expect(page.get_by_role("heading", name="Courses", exact=True)).to_be_visible()
+    expect(page.locator("#whoami-text")).to_have_text(f"{ADMIN} · Admin")
+    assert admin_http.get(f"{server}/api/setup").json() == {"setup_needed": False}
+
+
+def users(page, server: str) -> None:
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Users").click()
+    expect(page.get_by_role("heading", name="Users", level=1)).to_be_visible()
+    rows = page.locator("#user-list > li")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("You")
+    expect(rows.first.get_by_role("button")).to_have_count(0)  # admins do not disable themselves
+
+    form = page.locator("#user-form")
+    form.get_by_label("Email").fill(STUDENT)
+    form.get_by_label("Name").fill("Sam Student")
+    form.get_by_label("Role").select_option("student")
+    form.get_by_label("First password").fill(PASSWORD)
+    form.get_by_role("button", name="Add user").click()
+    expect(page.locator("#user-form-live")).to_have_text(f"Added student {STUDENT}. Give them their first password.")
+    expect(rows).to_have_count(2)
+    row = page.locator(f'#user-list > li[data-user="{STUDENT}"]')
+    expect(row).to_contain_text("Student")
+
+    def login() -> int:
+        return httpx.post(f"{server}/api/auth/login", json={"email": STUDENT, "password": PASSWORD}).status_code
+
+    assert login() == 200
+    row.get_by_role("button", name=f"Disable Sam Student ({STUDENT})").click()
+    expect(page.locator("#users-live")).to_have_text(f"{STUDENT} is disabled and signed out everywhere.")
+    expect(row.locator(".badge.bad")).to_have_text("Disabled")
+    expect(row.get_by_role("button", name=re.compile("^Enable"))).to_be_focused()
+    assert login() == 401
+    row.get_by_role("button", name=f"Enable Sam Student ({STUDENT})").click()
+    expect(page.locator("#users-live")).to_have_text(f"{STUDENT} can sign in again.")
+    expect(row.locator(".badge.bad")).to_have_count(0)
+    assert login() == 200
+
+
+def no_sideways_scroll(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def narrow_screens(page, hashes: list[str]) -> None:
+    """The smallest phone width the app supports: nothing scrolls sideways."""
+    page.set_viewport_size({"width": 360, "height": 740})
+    for route in hashes:
+        page.evaluate("(h) => { location.hash = h; }", route)
+        expect(page.locator("main h1:visible").first).to_be_visible()
+        # The view's data is in once no "Loading …" remains on it.
+        page.wait_for_function("() => !document.querySelector('main').innerText.includes('Loading')")
+        assert no_sideways_scroll(page), f"{route} scrolls sideways at 360 px"
 
 
 def _json(payload) -> dict:

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from profai.db.models import ChatMessage, ChatSession
 
 
-def create_session(session: Session, course_id: int) -> ChatSession:
-    chat = ChatSession(id=str(uuid.uuid4()), course_id=course_id)
+def create_session(session: Session, course_id: int, user_id: int | None = None) -> ChatSession:
+    chat = ChatSession(id=str(uuid.uuid4()), course_id=course_id, user_id=user_id)
     session.add(chat)
     session.flush()
     return chat

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from profai.db.models import Course, Lesson, Module
-from profai.providers.generator import CourseDraft
+from profai.db.models import Course, Enrollment, Lesson, Module
+from profai.domain import CourseDraft
 
 
 def replace_for_job(
     session: Session, *, job_id: str | None, draft: CourseDraft, generator: str,
     collection: str | None, source_files: list[dict[str, Any]], import_key: str | None = None,
+    owner_id: int | None = None,
 ) -> Course:
     """Save the course a job built; a rerun of the same job replaces it instead of duplicating."""
     existing = None
@@ -24,7 +26,8 @@ def replace_for_job(
         session.delete(existing)
         session.flush()
     course = Course(job_id=job_id, title=draft.title, generator=generator, collection=collection,
-                    source_files=source_files, import_key=import_key)
+                    source_files=source_files, import_key=import_key, owner_id=owner_id,
+                    join_code=new_join_code() if owner_id is not None else None)
     session.add(course)
     session.flush()
     for m_pos, module_draft in enumerate(draft.modules):
@@ -63,18 +66,44 @@ def by_import_key(session: Session, key: str) -> Course | None:
     return session.scalar(select(Course).where(Course.import_key == key))
 
 
-def list_courses(session: Session, *, limit: int = 100, offset: int = 0) -> list[tuple[Course, int, int]]:
+def new_join_code() -> str:
+    """Ten characters a student can type: unambiguous letters and digits, ~50 bits."""
+    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(10))
+
+
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def _scope(q: Select[Any], owner_id: int | None, student_id: int | None) -> Select[Any]:
+    """Only a teacher's own courses, or those a student joined; neither given: every course."""
+    if owner_id is not None:
+        q = q.where(Course.owner_id == owner_id)
+    if student_id is not None:
+        q = q.where(Course.id.in_(select(Enrollment.course_id).where(Enrollment.user_id == student_id)))
+    return q
+
+
+def list_courses(session: Session, *, limit: int = 100, offset: int = 0, owner_id: int | None = None,
+                 student_id: int | None = None) -> list[tuple[Course, int, int]]:
     """Courses newest first, with module and lesson counts."""
     modules = select(func.count(Module.id)).where(Module.course_id == Course.id).scalar_subquery()
     lessons = select(func.count(Lesson.id)).where(Lesson.course_id == Course.id).scalar_subquery()
-    rows = session.execute(
-        select(Course, modules, lessons).order_by(Course.id.desc()).limit(limit).offset(offset)
-    ).all()
+    q = _scope(select(Course, modules, lessons), owner_id, student_id)
+    rows = session.execute(q.order_by(Course.id.desc()).limit(limit).offset(offset)).all()
     return [(c, m, n) for c, m, n in rows]
 
 
-def count(session: Session) -> int:
-    return session.scalar(select(func.count(Course.id))) or 0
+def count(session: Session, *, owner_id: int | None = None, student_id: int | None = None) -> int:
+    return session.scalar(_scope(select(func.count(Course.id)), owner_id, student_id)) or 0
+
+
+def head(session: Session, course_id: int) -> Course | None:
+    """The course row alone (owner, code, collection), without modules and lessons."""
+    return session.get(Course, course_id)
+
+
+def by_join_code(session: Session, code: str) -> Course | None:
+    return session.scalar(select(Course).where(Course.join_code == code))
 
 
 def get_lesson(session: Session, course_id: int, lesson_id: int) -> Lesson | None:

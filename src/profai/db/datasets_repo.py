@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from profai.db.models import Dataset, DatasetRowError, Job
+
+# A declarative class with __tablename__ maps to a Table; SQLAlchemy types __table__ as FromClause.
+_ROW_ERRORS = cast(Table, DatasetRowError.__table__)
 
 
 def create(session: Session, dataset_id: str, **fields: Any) -> Dataset:
@@ -22,15 +25,21 @@ def get(session: Session, dataset_id: str) -> Dataset | None:
     return session.get(Dataset, dataset_id, populate_existing=True)
 
 
-def list_datasets(session: Session, namespace: str | None = None) -> list[tuple[Dataset, Job | None]]:
+def list_datasets(session: Session, namespace: str | None = None, *, everyone: bool = False,
+                  owner_id: int | None = None) -> list[tuple[Dataset, Job | None]]:
+    """Datasets newest first: one owner's (None: those from before accounts), or everyone's."""
     q = select(Dataset, Job).outerjoin(Job, Job.id == Dataset.id).order_by(Dataset.created_at.desc())
+    if not everyone:
+        q = q.where(Dataset.owner_id == owner_id if owner_id is not None else Dataset.owner_id.is_(None))
     if namespace:
         q = q.where(Dataset.namespace == namespace)
     return [(d, j) for d, j in session.execute(q).all()]
 
 
-def namespace_exists(session: Session, namespace: str) -> bool:
-    return session.scalar(select(func.count()).where(Dataset.namespace == namespace)) > 0
+def namespace_exists(session: Session, namespace: str, owner_id: int | None) -> bool:
+    """Whether the owner (None: the space from before accounts) has a dataset in the namespace."""
+    owned = Dataset.owner_id == owner_id if owner_id is not None else Dataset.owner_id.is_(None)
+    return (session.scalar(select(func.count()).where(Dataset.namespace == namespace, owned)) or 0) > 0
 
 
 def set_total_rows(session: Session, dataset_id: str, total: int) -> None:
@@ -40,7 +49,7 @@ def set_total_rows(session: Session, dataset_id: str, total: int) -> None:
 def add_errors(session: Session, dataset_id: str, errors: Iterable[dict[str, Any]], *, part: int | None = None) -> None:
     rows = [{"dataset_id": dataset_id, "part": part, **e} for e in errors]
     if rows:
-        session.execute(DatasetRowError.__table__.insert(), rows)
+        session.execute(_ROW_ERRORS.insert(), rows)
 
 
 def clear_errors(session: Session, dataset_id: str, *, parts: Iterable[int] | None = None) -> None:
@@ -60,7 +69,10 @@ def page_errors(session: Session, dataset_id: str, offset: int, limit: int) -> l
     return list(session.scalars(q))
 
 
-def delete_dataset(session: Session, dataset_id: str) -> None:
+def delete_dataset(session: Session, dataset_id: str, *, with_jobs: bool = True) -> None:
+    """The dataset's record and row errors, and unless told otherwise its job and parts (a
+    cancelled job's rows stay until its clean-up has run)."""
     session.execute(delete(DatasetRowError).where(DatasetRowError.dataset_id == dataset_id))
-    session.execute(delete(Job).where((Job.parent_id == dataset_id) | (Job.id == dataset_id)))
+    if with_jobs:
+        session.execute(delete(Job).where((Job.parent_id == dataset_id) | (Job.id == dataset_id)))
     session.execute(delete(Dataset).where(Dataset.id == dataset_id))

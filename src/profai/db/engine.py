@@ -1,4 +1,9 @@
-"""Engine and session scope; only the edge (request, task, CLI command) commits."""
+"""Engine and session scope.
+
+Transactions: a service function or a job step (including the Celery task's sweep) opens each unit
+of work with `session_scope`, which commits when the block ends and rolls back on error.
+Repositories (db/*_repo.py) only read and write inside the session they are given and never
+commit; routes and CLI commands call services and never open a session themselves."""
 
 from __future__ import annotations
 
@@ -8,8 +13,10 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, Row
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql import Select
 
 
@@ -47,7 +54,7 @@ def _first(engine: Engine, statement: Select) -> Row | None:
         return conn.execute(statement).first()
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
+def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     # WAL lets readers (status polls) proceed while a job writes; the busy timeout makes
     # writers from several threads or processes wait instead of failing.
     cur = dbapi_conn.cursor()

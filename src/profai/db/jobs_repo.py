@@ -6,11 +6,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, false, func, insert, select, update
+from sqlalchemy import CursorResult, Result, Table, case, false, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import ColumnElement, Select
 
 from profai.db.models import Job, utcnow
 
@@ -22,21 +22,45 @@ FINISHED = (COMPLETED, PARTIALLY_COMPLETED, FAILED, CANCELLED)
 
 def create(
     session: Session, kind: str, payload: dict[str, Any], *, max_attempts: int = 3,
-    job_id: str | None = None, parent_id: str | None = None,
+    job_id: str | None = None, parent_id: str | None = None, owner_id: int | None = None,
 ) -> Job:
     """Insert a pending job and return a detached copy of it; the caller commits, then submits
     its id to the runner. A plain INSERT: the ORM's unit of work doubled the cost of an upload's
     one row that nothing changes before the commit."""
     now = utcnow()
-    values = dict(id=job_id or str(uuid.uuid4()), kind=kind, status=PENDING, progress=0,
-                  message="Waiting for a worker", payload=payload, max_attempts=max_attempts, attempts=0,
-                  created_at=now, updated_at=now, parent_id=parent_id)
-    session.execute(insert(Job.__table__), values)
+    values = {"id": job_id or str(uuid.uuid4()), "kind": kind, "status": PENDING, "progress": 0,
+              "message": "Waiting for a worker", "payload": payload, "max_attempts": max_attempts, "attempts": 0,
+              "created_at": now, "updated_at": now, "parent_id": parent_id, "owner_id": owner_id}
+    session.execute(insert(cast(Table, Job.__table__)), values)
     return Job(**values)
+
+
+def _changed(res: Result[Any]) -> int:
+    """Rows an UPDATE changed (execute returns a CursorResult for DML)."""
+    return cast("CursorResult[Any]", res).rowcount
 
 
 def get(session: Session, job_id: str) -> Job | None:
     return session.get(Job, job_id, populate_existing=True)
+
+
+def owner_of(session: Session, job_id: str) -> tuple[bool, int | None]:
+    """(exists, owner id) of a job, for access checks before a status read."""
+    row = session.execute(select(Job.owner_id).where(Job.id == job_id)).first()
+    return (row is not None, row[0] if row else None)
+
+
+def active_count(session: Session, owner_id: int) -> int:
+    """A user's unfinished jobs (parts not counted)."""
+    q = select(func.count()).where(Job.owner_id == owner_id, Job.parent_id.is_(None),
+                                   Job.status.in_((PENDING, *RUNNING)))
+    return session.scalar(q) or 0
+
+
+def started_since(session: Session, owner_id: int, since: datetime) -> int:
+    """Jobs a user started since `since` (parts not counted)."""
+    q = select(func.count()).where(Job.owner_id == owner_id, Job.parent_id.is_(None), Job.created_at >= since)
+    return session.scalar(q) or 0
 
 
 def kind_of(session: Session, job_id: str) -> str | None:
@@ -45,7 +69,8 @@ def kind_of(session: Session, job_id: str) -> str | None:
 
 # What a status read shows; selected by name so the row reads like a Job.
 STATUS_COLUMNS = (Job.id, Job.kind, Job.status, Job.progress, Job.message, Job.created_at, Job.started_at,
-                  Job.completed_at, Job.updated_at, Job.attempts, Job.result, Job.error, Job.error_code)
+                  Job.completed_at, Job.updated_at, Job.attempts, Job.result, Job.error, Job.error_code,
+                  Job.owner_id)
 
 
 def status_query(job_id: str) -> Select:
@@ -64,7 +89,7 @@ def claim(session: Session, job_id: str, owner: str, lease_seconds: float) -> bo
             message="Started", updated_at=now,
         )
     )
-    return res.rowcount == 1
+    return _changed(res) == 1
 
 
 def next_pending(session: Session, kinds: tuple[str, ...] | None = None) -> list[str]:
@@ -75,7 +100,7 @@ def next_pending(session: Session, kinds: tuple[str, ...] | None = None) -> list
     return list(session.scalars(q))
 
 
-def _owned(job_id: str, owner: str):
+def _owned(job_id: str, owner: str) -> tuple[ColumnElement[bool], ...]:
     return (Job.id == job_id, Job.lease_owner == owner, Job.status.in_(RUNNING))
 
 
@@ -86,22 +111,18 @@ def heartbeat(session: Session, job_id: str, owner: str, lease_seconds: float) -
         update(Job).where(*_owned(job_id, owner))
         .values(heartbeat_at=now, lease_expires_at=now + timedelta(seconds=lease_seconds))
     )
-    return res.rowcount == 1
+    return _changed(res) == 1
 
 
-def report(
-    session: Session, job_id: str, owner: str, progress: int, message: str, *, status: str | None = None
-) -> bool:
+def report(session: Session, job_id: str, owner: str, progress: int, message: str) -> bool:
     """Record progress (never lower than before) and a message; False if the lease is gone."""
     values: dict[str, Any] = {
         "progress": case((Job.progress < progress, progress), else_=Job.progress),
         "message": message,
         "updated_at": utcnow(),
     }
-    if status:
-        values["status"] = status
     res = session.execute(update(Job).where(*_owned(job_id, owner)).values(**values))
-    return res.rowcount == 1
+    return _changed(res) == 1
 
 
 def finish(
@@ -119,7 +140,7 @@ def finish(
     if status == COMPLETED:
         values["progress"] = 100
     res = session.execute(update(Job).where(*_owned(job_id, owner)).values(**values))
-    return res.rowcount == 1
+    return _changed(res) == 1
 
 
 def release(session: Session, job_id: str, owner: str, message: str, *, count_attempt: bool = False) -> bool:
@@ -131,7 +152,7 @@ def release(session: Session, job_id: str, owner: str, message: str, *, count_at
             attempts=attempts, updated_at=utcnow(),
         )
     )
-    return res.rowcount == 1
+    return _changed(res) == 1
 
 
 @dataclass
@@ -163,24 +184,67 @@ def reap(session: Session, *, owners_gone: tuple[str, ...] = (), now: datetime |
             values = {"status": PENDING, "lease_owner": None, "lease_expires_at": None,
                       "message": f"Requeued after attempt {attempts}: its worker stopped responding"}
             bucket = out.requeued
-        if session.execute(update(Job).where(*guard).values(updated_at=now, **values)).rowcount:
+        if _changed(session.execute(update(Job).where(*guard).values(updated_at=now, **values))):
             bucket.append(job_id)
     return out
 
 
 def cancel(session: Session, job_id: str) -> bool:
-    """Cancel an unfinished job and its unfinished parts."""
+    """Cancel an unfinished job and its unfinished parts. A running one keeps its lease until its
+    worker lets go (see `let_go`): until then it may still be writing, so nothing is cleaned up."""
     now = utcnow()
-    values = {"status": CANCELLED, "message": "Cancelled", "completed_at": now, "updated_at": now,
-              "lease_owner": None, "lease_expires_at": None}
+    values = {"status": CANCELLED, "message": "Cancelled", "completed_at": now, "updated_at": now}
     unfinished = Job.status.in_((PENDING, *RUNNING))
     session.execute(update(Job).where(Job.parent_id == job_id, unfinished).values(**values))
     res = session.execute(update(Job).where(Job.id == job_id, unfinished).values(**values))
-    return res.rowcount == 1
+    return _changed(res) == 1
+
+
+def let_go(session: Session, job_id: str, owner: str) -> bool:
+    """The worker of a cancelled job has stopped writing: drop its lease. True if it held one."""
+    res = session.execute(
+        update(Job).where(Job.id == job_id, Job.lease_owner == owner, Job.status == CANCELLED)
+        .values(lease_owner=None, lease_expires_at=None, updated_at=utcnow())
+    )
+    return _changed(res) == 1
+
+
+def claim_cleanup(session: Session, job_id: str) -> Job | None:
+    """The failed or cancelled job, if its clean-up may run now and nobody ran it yet: no worker
+    holds it or any of its parts. A compare-and-set, so exactly one caller wins."""
+    part = aliased(Job)
+    writing = select(part.id).where(part.parent_id == Job.id, part.lease_owner.is_not(None)).exists()
+    res = session.execute(
+        update(Job).where(Job.id == job_id, Job.status.in_((FAILED, CANCELLED)), Job.cleaned_at.is_(None),
+                          Job.lease_owner.is_(None), ~writing)
+        .values(cleaned_at=utcnow())
+    )
+    return get(session, job_id) if _changed(res) == 1 else None
+
+
+def release_stopped(session: Session, *, owners_gone: tuple[str, ...] = (), now: datetime | None = None) -> list[str]:
+    """Cancelled jobs whose worker died before letting go: drop the lease, return their ids."""
+    now = now or utcnow()
+    gone = (Job.lease_expires_at < now) | (Job.lease_owner.in_(owners_gone) if owners_gone else false())
+    ids = list(session.scalars(select(Job.id).where(Job.status == CANCELLED, Job.lease_owner.is_not(None), gone)))
+    if ids:
+        session.execute(update(Job).where(Job.id.in_(ids)).values(lease_owner=None, lease_expires_at=None))
+    return ids
+
+
+def awaiting_cleanup(session: Session) -> list[str]:
+    """Cancelled jobs (not parts) whose clean-up has not run: its last step was lost (a crash)."""
+    return list(session.scalars(select(Job.id).where(
+        Job.status == CANCELLED, Job.cleaned_at.is_(None), Job.parent_id.is_(None), Job.lease_owner.is_(None))))
 
 
 def count_by_status(session: Session) -> dict[str, int]:
     return dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
+
+
+def lease_owners(session: Session) -> list[str]:
+    """Every worker that holds a lease, on a running job or a cancelled one it has not let go."""
+    return list(session.scalars(select(Job.lease_owner).where(Job.lease_owner.is_not(None)).distinct()))
 
 
 def running_owners(session: Session) -> list[tuple[str, str | None]]:
@@ -211,7 +275,7 @@ def defer(session: Session, job_id: str, owner: str, message: str) -> bool:
             updated_at=utcnow(),
         )
     )
-    return res.rowcount == 1
+    return _changed(res) == 1
 
 
 def parts(session: Session, parent_id: str) -> list[Job]:
@@ -238,7 +302,7 @@ def settle(
         update(Job).where(Job.id == parent_id, Job.status == PROCESSING_CHUNKS, Job.lease_owner.is_(None))
         .values(**values)
     )
-    return res.rowcount == 1
+    return _changed(res) == 1
 
 
 def advance(session: Session, job_id: str, progress: int, message: str) -> None:
@@ -254,7 +318,7 @@ def advance(session: Session, job_id: str, progress: int, message: str) -> None:
 def _requeue_values(now: datetime) -> dict[str, Any]:
     """A failed job made pending again with fresh attempts (a user asked to retry it)."""
     return {"status": PENDING, "attempts": 0, "error": None, "error_code": None, "result": None,
-            "completed_at": None, "message": "Waiting for a worker (retry)", "updated_at": now}
+            "completed_at": None, "cleaned_at": None, "message": "Waiting for a worker (retry)", "updated_at": now}
 
 
 def retry_failed_parts(session: Session, parent_id: str) -> list[str]:
@@ -276,7 +340,7 @@ def retry_failed_parts(session: Session, parent_id: str) -> list[str]:
 def requeue_failed(session: Session, job_id: str) -> bool:
     """A failed job back to pending with fresh attempts (a user asked to retry it)."""
     res = session.execute(update(Job).where(Job.id == job_id, Job.status == FAILED).values(**_requeue_values(utcnow())))
-    return res.rowcount == 1
+    return _changed(res) == 1
 
 
 def unsettled_parents(session: Session) -> list[str]:

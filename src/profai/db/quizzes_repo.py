@@ -21,8 +21,10 @@ def get(session: Session, quiz_id: str, *, lock: bool = False) -> Quiz | None:
     return session.get(Quiz, quiz_id, with_for_update=lock or None)
 
 
-def count_attempts(session: Session, quiz_id: str) -> int:
-    return session.scalar(select(func.count()).where(QuizAttempt.quiz_id == quiz_id)) or 0
+def count_attempts(session: Session, quiz_id: str, user_id: int | None = None) -> int:
+    """Attempts at the quiz: one user's, or (None) those of no account."""
+    owned = QuizAttempt.user_id == user_id if user_id is not None else QuizAttempt.user_id.is_(None)
+    return session.scalar(select(func.count()).where(QuizAttempt.quiz_id == quiz_id, owned)) or 0
 
 
 def add_attempt(session: Session, quiz_id: str, **fields: Any) -> QuizAttempt:
@@ -32,5 +34,13 @@ def add_attempt(session: Session, quiz_id: str, **fields: Any) -> QuizAttempt:
     return attempt
 
 
-def attempts(session: Session, quiz_id: str) -> list[QuizAttempt]:
-    return list(session.scalars(select(QuizAttempt).where(QuizAttempt.quiz_id == quiz_id).order_by(QuizAttempt.id)))
+def attempts(session: Session, quiz_id: str, user_id: int | None = None) -> list[QuizAttempt]:
+    """A quiz's attempts in order: everyone's, or one user's."""
+    q = select(QuizAttempt).where(QuizAttempt.quiz_id == quiz_id).order_by(QuizAttempt.id)
+    if user_id is not None:
+        q = q.where(QuizAttempt.user_id == user_id)
+    return list(session.scalars(q))
+
+
+def of_course(session: Session, course_id: int) -> list[Quiz]:
+    return list(session.scalars(select(Quiz).where(Quiz.course_id == course_id).order_by(Quiz.created_at)))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from profai.ingest.pdf import PdfDocument
-from profai.ingest.text import split_sentences
+from profai.domain import PdfDocument
+from profai.text import split_sentences
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,14 @@ class _Sentence:
     words: int
 
 
-def chunk_document(doc: PdfDocument, max_words: int = 160, overlap_words: int = 30) -> list[Chunk]:
-    """Pack whole sentences into chunks of at most `max_words`, overlapping by up to `overlap_words`."""
+def chunk_document(doc: PdfDocument, max_words: int = 160, overlap_words: int = 30,
+                   on_page: Callable[[], None] = lambda: None) -> list[Chunk]:
+    """Pack whole sentences into chunks of at most `max_words`, overlapping by up to `overlap_words`;
+    `on_page()` after each page is split into sentences (progress, for a watcher)."""
     if max_words < 1:
         raise ValueError("max_words must be positive")
     overlap_words = max(0, min(overlap_words, max_words // 2))
-    groups = _pack(_sentences(doc, max_words), max_words, overlap_words)
+    groups = _pack(_sentences(doc, max_words, on_page), max_words, overlap_words)
     chunks = []
     for position, group in enumerate(groups):
         text = _render(group)
@@ -57,11 +60,12 @@ def chunk_document(doc: PdfDocument, max_words: int = 160, overlap_words: int = 
     return chunks
 
 
-def _sentences(doc: PdfDocument, max_words: int) -> list[_Sentence]:
+def _sentences(doc: PdfDocument, max_words: int, on_page: Callable[[], None]) -> list[_Sentence]:
     """All sentences in reading order; a sentence longer than `max_words` is cut into pieces."""
     out: list[_Sentence] = []
     paragraph = 0
     for page in doc.pages:
+        on_page()
         for block in page.text.split("\n\n"):
             for sentence in split_sentences(block):
                 tokens = sentence.split()

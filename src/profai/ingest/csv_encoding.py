@@ -6,7 +6,6 @@ import codecs
 import re
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 from typing import BinaryIO
 
 from profai.errors import UnsupportedFile
@@ -47,24 +46,49 @@ def binary_kind(head: bytes) -> str | None:
     return None
 
 
-def detect_encoding(path: Path) -> str:
-    """Return "utf-8-sig", "utf-8" or "cp1252" from one streaming pass over the raw bytes."""
-    non_ascii = invalid = 0
-    with open(path, "rb") as f:
-        if f.read(len(BOM)) == BOM:
-            return "utf-8-sig"
-        f.seek(0)
-        while block := f.read(BLOCK):
-            # Ending each block at a newline means no UTF-8 sequence is cut in two.
-            block += f.readline()
-            if block.isascii():
-                continue
-            non_ascii += len(block) - len(block.translate(None, _HIGH_BYTES))
-            decoded = block.decode("utf-8", "replace")
-            # A real U+FFFD in the file is valid UTF-8, not a decoding failure.
-            invalid += decoded.count("\ufffd") - block.count(_REPLACEMENT)
-    # Each invalid byte costs one replacement character; valid sequences cost none.
-    return "utf-8" if invalid * 2 <= non_ascii else "cp1252"
+class EncodingJudge:
+    """Judges "utf-8-sig", "utf-8" or "cp1252" from the bytes as they are written, in pieces
+    of any size: a piece may end inside a UTF-8 sequence, so an incremental decoder carries it
+    over and the verdict is the one a single decode of the whole file would give."""
+
+    def __init__(self) -> None:
+        self._start = b""  # the first bytes, until there are enough to see a BOM
+        self._bom: bool | None = None
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._tail = b""  # the last 2 bytes seen, so a real U+FFFD cut by a piece end is counted
+        self._non_ascii = self._replaced = self._real = 0
+        self._verdict: str | None = None
+
+    def feed(self, piece: bytes) -> None:
+        if self._bom is None:
+            self._start += piece
+            if len(self._start) < len(BOM):
+                return
+            self._bom = self._start.startswith(BOM)
+            piece, self._start = self._start, b""
+        if not self._bom:
+            self._count(piece)
+
+    def verdict(self) -> str:
+        """The encoding, once every piece is fed."""
+        if self._verdict is None:
+            if self._bom is None:  # fewer bytes than a BOM
+                self._bom = False
+                self._count(self._start)
+            self._replaced += self._decoder.decode(b"", final=True).count("\ufffd")
+            # Each invalid byte costs one replacement character; valid sequences cost none.
+            invalid = self._replaced - self._real  # a real U+FFFD in the file is valid UTF-8
+            self._verdict = "utf-8-sig" if self._bom else "utf-8" if invalid * 2 <= self._non_ascii else "cp1252"
+        return self._verdict
+
+    def _count(self, piece: bytes) -> None:
+        # ASCII needs no decoding, unless a sequence begun in the last piece is still open.
+        if not (piece.isascii() and not self._decoder.getstate()[0]):
+            self._non_ascii += len(piece) - len(piece.translate(None, _HIGH_BYTES))
+            self._replaced += self._decoder.decode(piece).count("\ufffd")
+            # Real U+FFFDs inside the piece, and one begun in the last piece's final bytes.
+            self._real += piece.count(_REPLACEMENT) + (self._tail + piece[:2]).count(_REPLACEMENT)
+        self._tail = (self._tail + piece[-2:])[-2:]
 
 
 def line_decoder(encoding: str) -> Callable[[bytes], str]:

@@ -14,18 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from profai.errors import InvalidInput, UnsupportedFile
-from profai.ingest.csv_encoding import (
-    BLOCK,
-    MAX_HEADER_BYTES,
-    binary_kind,
-    detect_encoding,
-    find_header,
-    line_decoder,
-    sniff_delimiter,
-)
+from profai.errors import InvalidInput, listing, snippet
+from profai.ingest.csv_encoding import BLOCK, MAX_HEADER_BYTES, find_header, line_decoder
+from profai.ingest.csv_scan import CsvHeader, CsvScan
 
 MAX_RECORD_LINES = 50  # a quoted field still open after this many lines is a stray quote
+AVAILABLE_LISTED = 20  # columns named in a missing-column error
 _BATCH = 1000  # ids checked against SQLite per transaction
 
 
@@ -36,13 +30,6 @@ class CsvSpec:
     text_template: str | None = None  # "{title}: {description}", field names are column names
     metadata_columns: tuple[str, ...] = ()
     max_field_chars: int = 20_000
-
-
-@dataclass(frozen=True)
-class CsvHeader:
-    columns: tuple[str, ...]
-    encoding: str  # "utf-8", "utf-8-sig" or "cp1252"
-    delimiter: str  # one of , ; \t |
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,35 +49,27 @@ class RowError:
 
 
 def read_header(path: Path) -> CsvHeader:
-    """Check the file is a CSV with a usable header and data; sniff its encoding and delimiter."""
-    path = Path(path)
-    with path.open("rb") as f:
-        kind = binary_kind(f.read(8192))
-    if kind:
-        raise UnsupportedFile(f"{path.name} is {kind}, not a CSV file.", code="not_a_csv")
-    encoding = detect_encoding(path)
-    with path.open("rb") as f:
-        found = find_header(f)
-        if found is None:
-            raise InvalidInput(f"{path.name} is empty.", code="empty_file")
-        raw = found[1]
-        columns, delimiter = _parse_header(
-            raw.decode("utf-8", "replace") if "utf" in encoding else line_decoder(encoding)(raw)
-        )
-        if not any(raw.strip() for raw in iter(lambda: f.readline(MAX_HEADER_BYTES), b"")):
-            raise InvalidInput(f"{path.name} has a header but no data rows.", code="header_only")
-    return CsvHeader(columns=columns, encoding=encoding, delimiter=delimiter)
+    """Check the file is a CSV with a usable header and data; sniff its encoding and delimiter.
+    Uploads learn this as the file is written (CsvScan); this reads a stored file the same way,
+    for jobs queued before the header was recorded in their payload."""
+    scan = CsvScan()
+    with Path(path).open("rb") as f:
+        while block := f.read(BLOCK):
+            scan.feed(block)
+    return scan.header()
 
 
 def validate_spec(header: CsvHeader, spec: CsvSpec) -> None:
-    """Raise InvalidInput unless every column the spec names exists in the header."""
-    available = ", ".join(repr(c) for c in header.columns)
+    """Raise InvalidInput unless every column the spec names exists in the header. The message
+    names what is missing and the columns there are, each clipped, the list cut short."""
+    columns = set(header.columns)
 
     def missing(names: Sequence[str], code: str, what: str) -> None:
-        absent = [n for n in names if n not in header.columns]
+        absent = [n for n in names if n not in columns]
         if absent:
-            listed = ", ".join(repr(n) for n in absent)
-            raise InvalidInput(f"{what} {listed} not in the CSV header; available columns: {available}", code=code)
+            available = listing(list(header.columns), AVAILABLE_LISTED)
+            raise InvalidInput(f"{what} {listing(absent)} not in the CSV header; available columns: {available}",
+                               code=code)
 
     missing([spec.id_column], "missing_id_column", "id column")
     if spec.text_template is not None:
@@ -120,7 +99,9 @@ def read_rows(
 
 
 def count_data_lines(path: Path) -> int:
-    """Physical lines after the header (an upper bound on data rows), for progress reporting."""
+    """Physical lines after the header (an upper bound on data rows), for progress reporting.
+    Uploads count them as the file is written (CsvHeader.data_lines); this full read is for jobs
+    queued before that."""
     lines = 0
     last = b"\n"
     with open(path, "rb") as f:
@@ -128,23 +109,6 @@ def count_data_lines(path: Path) -> int:
             lines += block.count(b"\n")
             last = block[-1:]
     return max(0, lines + (last != b"\n") - 1)
-
-
-def _parse_header(text: str) -> tuple[tuple[str, ...], str]:
-    text = text.rstrip("\r\n")
-    delimiter = sniff_delimiter(text)
-    try:
-        cells = next(csv.reader([text], delimiter=delimiter, strict=True))
-    except csv.Error as exc:
-        raise InvalidInput(f"The header line is malformed: {exc}.", code="bad_header") from exc
-    columns = tuple(c.strip() for c in cells)
-    blank = [str(i) for i, c in enumerate(columns, 1) if not c]
-    if blank:
-        raise InvalidInput(f"Header column(s) {', '.join(blank)} have no name.", code="bad_header")
-    dupes = sorted({c for c in columns if columns.count(c) > 1})
-    if dupes:
-        raise InvalidInput(f"Header repeats column name(s) {', '.join(map(repr, dupes))}.", code="bad_header")
-    return columns, delimiter
 
 
 def _template_fields(template: str) -> list[str]:
@@ -249,22 +213,27 @@ class _Lines:
         return text
 
 
-def _rows(path: Path, spec: CsvSpec, header: CsvHeader, max_line_bytes: int) -> Iterator[Row | RowError]:
+def _rows(
+    path: Path, spec: CsvSpec, header: CsvHeader, max_line_bytes: int
+) -> Generator[Row | RowError, None, None]:
     """Rows and row errors in file order, before duplicate ids are looked for."""
     columns = header.columns
     metadata = [(c, columns.index(c)) for c in spec.metadata_columns]
     build_text = _text_builder(spec, columns)
     with path.open("rb") as f:
-        first_line = find_header(f)[0] + 1
+        found = find_header(f)
+        if found is None:  # the header was read before: the file has been emptied since
+            raise InvalidInput("The file is empty.", code="empty_file")
+        first_line = found[0] + 1
         lines = _Lines(f, header.encoding, first_line, max_line_bytes, 2 * spec.max_field_chars)
         for record in _records(lines, header, columns.index(spec.id_column), spec.max_field_chars):
-            if type(record) is RowError:
+            if isinstance(record, RowError):
                 yield record
                 continue
             line, fields, row_id = record
             if not row_id:
                 if any(v.strip() for v in fields):  # a row of empty cells is a blank line, not an error
-                    yield RowError(line, None, "empty_id", f"column {spec.id_column!r} is empty")
+                    yield RowError(line, None, "empty_id", f"column {snippet(spec.id_column)} is empty")
             elif not (text := build_text(fields)):
                 yield RowError(line, row_id, "empty_text", "the text columns are empty")
             else:
@@ -295,7 +264,8 @@ def _records(
         if lines.bad_line is not None:
             yield RowError(line, row_id or None, "undecodable_bytes", f"line {lines.bad_line} is not valid UTF-8")
         elif lines.chars > limit and (too_long := [c for c, v in zip(columns, fields) if len(v) > limit]):
-            yield RowError(line, row_id or None, "field_too_large", f"{too_long[0]!r} is over {limit} characters")
+            yield RowError(line, row_id or None, "field_too_large",
+                           f"{snippet(too_long[0])} is over {limit} characters")
         else:
             yield line, fields, row_id
 
@@ -309,12 +279,22 @@ def _broken(lines: _Lines, problem: _Oversized | _Runaway | csv.Error | str, lim
         # A quote opened on this line swallowed the next ones: read those again as rows of their own.
         end = lines.record[-1][0]
         lines.replay_after_start()
-        return RowError(line, None, "unbalanced_quotes", f"unbalanced quotes over lines {line}-{end}: {problem}")
+        return RowError(line, None, "unbalanced_quotes",
+                        f"unbalanced quotes over lines {line}-{end}: {_in_our_words(problem)}")
     if not isinstance(problem, csv.Error):
         return RowError(line, None, "wrong_field_count", problem)
     if "field larger" in str(problem):  # read_rows set the csv module's limit above ours
         return RowError(line, None, "field_too_large", f"a field is over {limit} characters")
-    return RowError(line, None, "wrong_field_count", f"the line cannot be split into fields: {problem}")
+    return RowError(line, None, "wrong_field_count", f"the line cannot be split into fields: {_in_our_words(problem)}")
+
+
+def _in_our_words(problem: _Runaway | csv.Error | str) -> str:
+    """A reason a user can act on: the csv module's messages describe its parser, not the file."""
+    if not isinstance(problem, csv.Error):
+        return str(problem)
+    if "new-line" in str(problem):  # the only other error of a lenient reader fed whole lines
+        return "a field that is not quoted holds a carriage return (\\r)"
+    return "a quote is not closed, or text follows a closing quote"
 
 
 class _SeenIds:
@@ -373,7 +353,8 @@ def _checked(batch: list[Row | RowError], seen: _SeenIds) -> Iterator[Row | RowE
     for item in batch:
         if type(item) is Row and item.line in first:
             yield RowError(
-                item.line, item.id, "duplicate_id", f"duplicate id {item.id!r} (first seen on line {first[item.line]})"
+                item.line, item.id, "duplicate_id",
+                f"duplicate id {snippet(item.id)} (first seen on line {first[item.line]})"
             )
         else:
             yield item

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import mmap
+import os
 import re
 import threading
+import time
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
 
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 
+from profai.domain import OutlineEntry, Page, PdfDocument
 from profai.errors import InvalidInput, UnsupportedFile
+from profai.ingest.pdf_limits import PdfLimits, check_inflated, check_page_count, too_large, too_slow
 
 # PDFium keeps global state and is not thread-safe: every call into it holds this lock.
 _PDFIUM_LOCK = threading.Lock()
@@ -28,67 +34,52 @@ _ALNUM_RE = re.compile(r"[^\W_]")
 _SPACES_RE = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000]+")
 _PAGE_NUMBER_RE = re.compile(r"^\W*(?:page\s*)?\d+(?:\s*(?:of|/)\s*\d+)?\W*$", re.IGNORECASE)
 _SENTENCE_END = (".", "!", "?", ":", ";", "…", '"', "”", ")")
+DEFAULT_LIMITS = PdfLimits()
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page's cleaned text; paragraphs are separated by a blank line."""
-
-    number: int  # 1-based
-    text: str
-
-
-@dataclass(frozen=True)
-class OutlineEntry:
-    """One bookmark of the PDF outline."""
-
-    title: str
-    level: int  # 0 = top level
-    page: int  # 1-based
-
-
-@dataclass(frozen=True)
-class PdfDocument:
-    """The text and outline of one PDF."""
-
-    filename: str  # display name only, never used as a path
-    sha256: str  # of the file bytes
-    pages: list[Page]
-    outline: list[OutlineEntry]
-
-
-def inspect_pdf(path: Path) -> int:
-    """Validate a PDF cheaply (no text extraction) and return its page count."""
-    path = Path(path)
-    size = path.stat().st_size
-    with path.open("rb") as handle:
-        head = handle.read(_HEADER_PROBE)
-    _check_bytes(size, head)
-    with _PDFIUM_LOCK:
-        pdf = _open(path)
-        try:
-            count = len(pdf)
-        finally:
-            pdf.close()
+def inspect_pdf(path: Path, limits: PdfLimits = DEFAULT_LIMITS) -> int:
+    """Validate a PDF cheaply (no text extraction) and return its page count: refuses at once one
+    past the page limit, whose page tree is damaged, or whose streams decompress past the limits."""
+    with Path(path).open("rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        _check_bytes(size, handle.read(_HEADER_PROBE))
+        with _PDFIUM_LOCK:
+            pdf = _open(Path(path))
+            try:
+                count = len(pdf)
+                check_page_count(count, limits)
+                for index in range(count):  # each page's dictionary, without parsing its content
+                    _page_size(pdf, index)
+            finally:
+                pdf.close()
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
+            check_inflated(view, limits)
     if count == 0:
         raise _corrupt("The PDF has no pages.")
     return count
 
 
-def read_pdf(path: Path, filename: str) -> PdfDocument:
-    """Extract cleaned text per page and the outline of the PDF at `path`."""
+def read_pdf(path: Path, filename: str, limits: PdfLimits = DEFAULT_LIMITS,
+             on_page: Callable[[int], None] | None = None) -> PdfDocument:
+    """Extract cleaned text per page and the outline of the PDF at `path`, within `limits`.
+    `on_page(n)` says how far it got, for a watcher: n = 0 once the file is open, the page
+    number after each page is read, then the page count again as each page is cleaned."""
     data = Path(path).read_bytes()
     _check_bytes(len(data), data[:_HEADER_PROBE])
+    check_inflated(data, limits)
+    beat = on_page or (lambda _: None)
     with _PDFIUM_LOCK:
         pdf = _open(data)
         try:
-            raw_pages = [_page_text(pdf, index) for index in range(len(pdf))]
+            check_page_count(len(pdf), limits)
+            beat(0)
+            raw_pages = _read_pages(pdf, limits, beat)
             outline = _read_outline(pdf, len(raw_pages))
         finally:
             pdf.close()
     if not raw_pages:
         raise _corrupt("The PDF has no pages.")
-    pages = _clean_pages(raw_pages)
+    pages = _clean_pages(raw_pages, lambda: beat(len(raw_pages)))
     if not _has_text(pages):
         raise InvalidInput(
             "No text could be extracted from this PDF; it is probably a scan. "
@@ -123,7 +114,9 @@ def _open(source: Path | bytes) -> pdfium.PdfDocument:
     try:
         return pdfium.PdfDocument(source)
     except pdfium.PdfiumError as exc:
-        if getattr(exc, "err_code", None) == _ERR_PASSWORD:
+        # PDFium's last error is process-wide and only set by some failures: a file without a page
+        # tree, opened after an encrypted one, still reads "password". So the file must say so too.
+        if getattr(exc, "err_code", None) == _ERR_PASSWORD and _has_encrypt(source):
             raise UnsupportedFile(
                 "This PDF is password-protected. Remove the password (e.g. print it to a new PDF) "
                 "and upload it again.",
@@ -132,20 +125,63 @@ def _open(source: Path | bytes) -> pdfium.PdfDocument:
         raise _corrupt("The PDF could not be opened; it may be damaged or incomplete.") from exc
 
 
+def _has_encrypt(source: Path | bytes) -> bool:
+    """Whether the file has an /Encrypt entry anywhere (a trailer's, or a cross-reference stream's)."""
+    if isinstance(source, bytes):
+        return b"/Encrypt" in source
+    with source.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
+        return view.find(b"/Encrypt") >= 0
+
+
 def _corrupt(reason: str) -> InvalidInput:
     return InvalidInput(f"{reason} Re-export or re-download the file and upload it again.", code="corrupt_pdf")
 
 
-def _page_text(pdf: pdfium.PdfDocument, index: int) -> str:
-    page = pdf[index]
+def _page_size(pdf: pdfium.PdfDocument, index: int) -> None:
     try:
+        pdf.get_page_size(index)
+    except pdfium.PdfiumError:
+        raise _broken_page(index) from None
+
+
+def _broken_page(index: int) -> InvalidInput:
+    # A page PDFium cannot find or load means a damaged page tree; reading on would misnumber
+    # what follows (lessons cite pages), so the file is refused as corrupt.
+    return _corrupt(f"Page {index + 1} of the PDF cannot be read: its page tree is damaged.")
+
+
+def _read_pages(pdf: pdfium.PdfDocument, limits: PdfLimits, beat: Callable[[int], None]) -> list[str]:
+    """Every page's text, within the character budget, each page within its time."""
+    texts: list[str] = []
+    chars_left = limits.max_chars
+    for index in range(len(pdf)):
+        started = time.monotonic()
+        text = _page_text(pdf, index, limits, chars_left)
+        if time.monotonic() - started > limits.page_seconds:
+            raise too_slow(index + 1, limits)
+        chars_left -= len(text)
+        texts.append(text)
+        beat(index + 1)
+    return texts
+
+
+def _page_text(pdf: pdfium.PdfDocument, index: int, limits: PdfLimits, chars_left: int) -> str:
+    try:
+        page = pdf[index]
+    except pdfium.PdfiumError:
+        raise _broken_page(index) from None
+    try:
+        if pdfium_c.FPDFPage_CountObjects(page.raw) > limits.max_page_objects:
+            raise too_large(f"page {index + 1} is drawn from more than {limits.max_page_objects:,} objects")
         textpage = page.get_textpage()
         try:
+            if textpage.count_chars() > chars_left:  # counted before any of it is copied out
+                raise too_large(f"it holds more than {limits.max_chars:,} characters of text")
             return textpage.get_text_bounded()
         finally:
             textpage.close()
     except pdfium.PdfiumError:
-        # One unreadable page should not lose the rest of the document.
+        # One page without a readable text layer should not lose the rest of the document.
         return ""
     finally:
         page.close()
@@ -169,14 +205,18 @@ def _read_outline(pdf: pdfium.PdfDocument, page_count: int) -> list[OutlineEntry
     return entries
 
 
-def _clean_pages(raw_pages: list[str]) -> list[Page]:
-    """Normalise text, drop running headers/footers, rebuild paragraphs."""
-    page_lines = [_normalise_lines(raw) for raw in raw_pages]
+def _clean_pages(raw_pages: list[str], beat: Callable[[], None] = lambda: None) -> list[Page]:
+    """Normalise text, drop running headers/footers, rebuild paragraphs; `beat()` after each page."""
+    page_lines = []
+    for raw in raw_pages:
+        page_lines.append(_normalise_lines(raw))
+        beat()
     repeated = _running_lines(page_lines)
     pages = []
     for number, lines in enumerate(page_lines, start=1):
         lines = _strip_edges(lines, number, repeated)
         pages.append(Page(number=number, text="\n\n".join(_paragraphs(lines))))
+        beat()
     return pages
 
 
@@ -202,7 +242,7 @@ def _edge_keys(line: str, page_number: int) -> list[EdgeKey]:
     if not numbers or len(numbers[-1]) > 5:
         return [(key, None)]
     offset = int(numbers[-1]) - page_number
-    keys = [(key, offset)]
+    keys: list[EdgeKey] = [(key, offset)]
     if line.rstrip().endswith(numbers[-1]):
         keys.append(("^" + key.split()[0], offset))
     return keys
@@ -220,15 +260,17 @@ def _running_lines(page_lines: list[list[str]]) -> set[EdgeKey]:
 
 
 def _strip_edges(lines: list[str], number: int, repeated: set[EdgeKey]) -> list[str]:
-    body = list(lines)
-    for edge in (0, -1):
-        while body and (
-            not body[edge]
-            or _PAGE_NUMBER_RE.match(body[edge])
-            or any(k in repeated for k in _edge_keys(body[edge], number))
-        ):
-            body.pop(edge)
-    return body
+    """The lines without blank, page-number and running-header lines at either end (by index:
+    popping from the front of a page of a million such lines would be quadratic)."""
+    def edge(line: str) -> bool:
+        return not line or bool(_PAGE_NUMBER_RE.match(line)) or any(k in repeated for k in _edge_keys(line, number))
+
+    start, end = 0, len(lines)
+    while start < end and edge(lines[start]):
+        start += 1
+    while end > start and edge(lines[end - 1]):
+        end -= 1
+    return lines[start:end]
 
 
 def _paragraphs(lines: list[str]) -> list[str]:
@@ -238,17 +280,17 @@ def _paragraphs(lines: list[str]) -> list[str]:
         return []
     typical = lengths[int(len(lengths) * 0.8)] if len(lengths) > 4 else lengths[-1]
     paragraphs: list[str] = []
-    current = ""
+    current: list[str] = []  # the paragraph's pieces, joined once it ends
     for i, line in enumerate(lines):
         if not line:
-            current = _flush(paragraphs, current)
+            _flush(paragraphs, current)
             continue
-        current = _join(current, line)
+        _join(current, line)
         nxt = lines[i + 1] if i + 1 < len(lines) else ""
         short = len(line) < 0.7 * typical
         ends = line.endswith(_SENTENCE_END)
         if short or (ends and len(line) < 0.85 * typical) or (ends and _heading_like(nxt, typical)):
-            current = _flush(paragraphs, current)
+            _flush(paragraphs, current)
     _flush(paragraphs, current)
     return paragraphs
 
@@ -257,16 +299,24 @@ def _heading_like(line: str, typical: int) -> bool:
     return bool(line) and len(line) < 0.6 * typical and not line.endswith(_SENTENCE_END) and line[0].isupper()
 
 
-def _join(current: str, line: str) -> str:
+def _join(current: list[str], line: str) -> None:
+    """Add a line to the pieces of a paragraph. Pieces, not one growing string: a page can be one
+    paragraph of millions of characters, and re-copying it for every line would be quadratic.
+    The last piece is always a whole line (lines are never blank here)."""
     if not current:
-        return line
+        current.append(line)
+        return
+    last = current[-1]
     # "exam-" + "ple" is line-end hyphenation; "light-" + "Dependent" or "-" alone is not.
-    if current.endswith("-") and len(current) > 1 and current[-2].isalpha() and line[:1].islower():
-        return current[:-1] + line
-    return f"{current} {line}"
+    if len(last) > 1 and last.endswith("-") and last[-2].isalpha() and line[:1].islower():
+        current[-1] = last[:-1]
+        current.append(line)
+    else:
+        current += (" ", line)
 
 
-def _flush(paragraphs: list[str], current: str) -> str:
-    if current.strip():
-        paragraphs.append(current.strip())
-    return ""
+def _flush(paragraphs: list[str], current: list[str]) -> None:
+    text = "".join(current).strip()
+    if text:
+        paragraphs.append(text)
+    current.clear()

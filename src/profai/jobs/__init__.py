@@ -1,1 +1,2 @@
-"""Durable jobs: the handle pipelines report through, execution, runners, reaper, compute pool."""
+"""Durable jobs: records and state changes, the kinds that run pipelines as jobs, execution,
+runners (local pool | Celery), reaper and the one clean-up path."""

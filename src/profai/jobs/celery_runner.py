@@ -6,16 +6,14 @@ The Celery settings here are the ones the crash tests justify (tests/jobs/test_c
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from celery import Celery
 
 from profai.db import jobs_repo
 from profai.db.engine import session_scope
+from profai.jobs.deps import JobDeps
 from profai.settings import Settings
-
-if TYPE_CHECKING:
-    from profai.wiring import Container
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +47,9 @@ def make_celery(s: Settings) -> Celery:
 class CeleryRunner:
     name = "celery"
 
-    def __init__(self, ctx: Container, app: Celery | None = None):
-        self.ctx = ctx
-        self.app = app or make_celery(ctx.settings)
+    def __init__(self, deps: JobDeps, app: Celery | None = None) -> None:
+        self.deps = deps
+        self.app = app or make_celery(deps.settings)
 
     def start(self) -> None:
         """Nothing runs in the API process; workers are `profai worker` processes."""
@@ -59,18 +57,18 @@ class CeleryRunner:
     def stop(self, timeout: float = 0) -> None:
         self.app.close()
 
-    def submit(self, job_id: str, countdown: float = 0) -> None:
+    def submit(self, job_id: str) -> None:
         """Queue the job id; if the broker is down the job stays pending and a reaper resends it."""
         try:
-            self.app.send_task(TASK, args=[job_id], queue=self.ctx.settings.celery_queue,
-                               countdown=countdown or None, retry=True,
+            self.app.send_task(TASK, args=[job_id], queue=self.deps.settings.celery_queue,
+                               retry=True,
                                retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5})
         except Exception:
             log.warning("could not queue job %s now; the reaper will resend it", job_id, exc_info=True)
 
     def queue_depth(self) -> int:
         with self.app.connection_for_write() as conn:
-            return int(conn.default_channel.client.llen(self.ctx.settings.celery_queue))
+            return int(conn.default_channel.client.llen(self.deps.settings.celery_queue))
 
     def ping(self) -> None:
         with self.app.connection_for_write() as conn:
@@ -80,7 +78,7 @@ class CeleryRunner:
         replies = self.app.control.inspect(timeout=1.0)
         pings = replies.ping() or {}
         active = replies.active() or {}
-        with session_scope(self.ctx.sessions) as session:
+        with session_scope(self.deps.sessions) as session:
             running = jobs_repo.running_owners(session)
         try:
             depth: int | None = self.queue_depth()

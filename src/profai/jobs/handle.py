@@ -1,4 +1,5 @@
-"""What a running pipeline sees of its job: id, inputs, and a way to report progress."""
+"""What a running job sees of itself: id, inputs, and a way to report progress (it is the
+pipelines' Progress)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from profai.db import jobs_repo
 from profai.errors import LeaseLost, PartTimeout
 
 
@@ -22,9 +26,10 @@ class JobHandle:
     payload: dict[str, Any]
     attempt: int
     # Writes progress to the job row; returns False when the lease is gone.
-    _report: Callable[[int, str, str | None], bool]
+    _report: Callable[[int, str], bool]
     soft_timeout: float
-    owner: str = ""
+    owner: str = ""  # the worker holding the lease (host:pid:tag)
+    user_id: int | None = None  # the user who started the job; what it makes is theirs
     lease_seconds: float = 60.0
     stopping: threading.Event = field(default_factory=threading.Event)
     lost: threading.Event = field(default_factory=threading.Event)
@@ -44,31 +49,16 @@ class JobHandle:
         if time.monotonic() - self.started > self.soft_timeout:
             raise PartTimeout(f"Job exceeded its time limit of {self.soft_timeout:.0f} s")
 
-    def progress(self, percent: float, message: str, *, status: str | None = None) -> None:
+    def progress(self, percent: float, message: str) -> None:
         """Record progress (0-100, never lower than before) and a human message."""
         self.check()
-        if not self._report(int(max(0, min(100, percent))), message, status):
+        if not self._report(int(max(0, min(100, percent))), message):
             self.lost.set()
             raise LeaseLost(self.id)
 
-    def confirm(self, session) -> None:
+    def confirm(self, session: Session) -> None:
         """Inside the transaction that saves the result: fail it unless we still hold the job, so a
         cancelled or reaped job never leaves a result behind."""
-        from profai.db import jobs_repo
-
         if not jobs_repo.heartbeat(session, self.id, self.owner, self.lease_seconds):
             self.lost.set()
             raise LeaseLost(self.id)
-
-
-class StepClock:
-    """Seconds per pipeline step, reported in the job's result."""
-
-    def __init__(self) -> None:
-        self.laps: dict[str, float] = {}
-        self._last = time.monotonic()
-
-    def lap(self, step: str) -> None:
-        now = time.monotonic()
-        self.laps[step] = round(now - self._last, 3)
-        self._last = now

@@ -7,15 +7,13 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from typing import TYPE_CHECKING
+from typing import Any
 
 from profai.db import jobs_repo
 from profai.db.engine import session_scope
+from profai.jobs.deps import JobDeps
 from profai.jobs.execute import execute_job, owner_id
 from profai.jobs.reaper import reap_once
-
-if TYPE_CHECKING:
-    from profai.wiring import Container
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +21,8 @@ log = logging.getLogger(__name__)
 class LocalRunner:
     name = "local"
 
-    def __init__(self, ctx: Container):
-        self.ctx = ctx
+    def __init__(self, deps: JobDeps) -> None:
+        self.deps = deps
         self.boot = uuid.uuid4().hex[:8]
         self._wake = threading.Condition()
         self._pending_signal = 0
@@ -38,10 +36,10 @@ class LocalRunner:
     def start(self) -> None:
         if self._threads:
             return
-        self.ctx.compute.start()
+        self.deps.compute.start()
         # Jobs owned by a previous run of this server (same host, dead pid or older boot) go back now.
-        reap_once(self.ctx, alive_tags={self._tag(n) for n in range(self.ctx.settings.max_workers)})
-        for n in range(self.ctx.settings.max_workers):
+        reap_once(self.deps, alive_tags={self._tag(n) for n in range(self.deps.settings.max_workers)})
+        for n in range(self.deps.settings.max_workers):
             t = threading.Thread(target=self._work, args=(n,), name=f"job-worker-{n}", daemon=True)
             t.start()
             self._threads.append(t)
@@ -77,7 +75,7 @@ class LocalRunner:
                 continue
             self.running[name] = job_id
             try:
-                outcome = execute_job(self.ctx, job_id, owner, stopping=self.stopping)
+                outcome = execute_job(self.deps, job_id, owner, stopping=self.stopping)
                 log.info("job %s: %s", job_id, outcome)
             except Exception:
                 log.exception("job %s: runner error", job_id)
@@ -86,7 +84,7 @@ class LocalRunner:
 
     def _next_job(self) -> str | None:
         try:
-            with session_scope(self.ctx.sessions) as session:
+            with session_scope(self.deps.sessions) as session:
                 for job_id in jobs_repo.next_pending(session):
                     return job_id
         except Exception:
@@ -94,16 +92,19 @@ class LocalRunner:
         return None
 
     def _reap(self) -> None:
-        while not self.stopping.wait(self.ctx.settings.reaper_interval):
+        while not self.stopping.wait(self.deps.settings.reaper_interval):
             try:
-                reap_once(self.ctx)
+                reap_once(self.deps)
             except Exception:
                 log.warning("reaper sweep failed", exc_info=True)
 
-    def stats(self) -> dict:
+    def ping(self) -> None:
+        """The queue is the job table: reachable whenever the database is."""
+
+    def stats(self) -> dict[str, Any]:
         return {
             "runner": self.name,
-            "workers": [{"name": f"local-{self.boot}", "threads": self.ctx.settings.max_workers, "alive": True}],
+            "workers": [{"name": f"local-{self.boot}", "threads": self.deps.settings.max_workers, "alive": True}],
             "running_jobs": sorted(self.running.values()),
         }
 
@@ -114,8 +115,8 @@ class PolledQueue:
 
     name = "local"
 
-    def __init__(self, ctx: Container):
-        self.ctx = ctx
+    def __init__(self, deps: JobDeps) -> None:
+        self.deps = deps
 
     def start(self) -> None:
         pass
@@ -126,7 +127,10 @@ class PolledQueue:
     def submit(self, job_id: str) -> None:
         pass  # picked up at the runner's next poll, within a second
 
-    def stats(self) -> dict:
-        with session_scope(self.ctx.sessions) as session:
+    def ping(self) -> None:
+        """The queue is the job table: reachable whenever the database is."""
+
+    def stats(self) -> dict[str, Any]:
+        with session_scope(self.deps.sessions) as session:
             running = [job_id for job_id, _ in jobs_repo.running_owners(session)]
         return {"runner": self.name, "workers": [], "running_jobs": sorted(running)}

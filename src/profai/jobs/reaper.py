@@ -6,15 +6,12 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from typing import TYPE_CHECKING
 
 from profai.db import jobs_repo
 from profai.db.engine import session_scope
+from profai.jobs.cleanup import clean_up
+from profai.jobs.deps import JobDeps
 from profai.jobs.execute import settle_parent
-from profai.jobs.registry import pipeline_for
-
-if TYPE_CHECKING:
-    from profai.wiring import Container
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +26,7 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def dead_local_owners(owners: list[str | None], alive_tags: set[str] | None = None) -> tuple[str, ...]:
+def dead_local_owners(owners: list[str], alive_tags: set[str] | None = None) -> tuple[str, ...]:
     """Owners (host:pid:tag) on this host whose process is gone, or whose tag this process no
     longer runs (a previous boot of the same pid)."""
     host = socket.gethostname()
@@ -47,28 +44,31 @@ def dead_local_owners(owners: list[str | None], alive_tags: set[str] | None = No
     return tuple(gone)
 
 
-def reap_once(ctx: Container, alive_tags: set[str] | None = None) -> jobs_repo.Reaped:
-    """One sweep: requeued jobs go back to the runner, failed ones are cleaned up."""
-    with session_scope(ctx.sessions) as session:
-        owners = [owner for _, owner in jobs_repo.running_owners(session)]
-        reaped = jobs_repo.reap(session, owners_gone=dead_local_owners(owners, alive_tags))
-    if reaped.requeued or reaped.failed:
-        log.warning("reaper: requeued %s, failed %s", reaped.requeued, reaped.failed)
+def reap_once(deps: JobDeps, alive_tags: set[str] | None = None) -> jobs_repo.Reaped:
+    """One sweep: requeued jobs go back to the runner, failed and abandoned cancelled ones are
+    cleaned up, and parents whose last part's settling was lost are settled."""
+    with session_scope(deps.sessions) as session:
+        gone = dead_local_owners(jobs_repo.lease_owners(session), alive_tags)
+        reaped = jobs_repo.reap(session, owners_gone=gone)
+        stopped = jobs_repo.release_stopped(session, owners_gone=gone)
+    if reaped.requeued or reaped.failed or stopped:
+        log.warning("reaper: requeued %s, failed %s, cancelled and let go %s", reaped.requeued, reaped.failed, stopped)
     for job_id in reaped.requeued:
-        if ctx.runner is not None:
-            ctx.runner.submit(job_id)
+        if deps.runner is not None:
+            deps.runner.submit(job_id)
     for job_id in reaped.failed:
-        with session_scope(ctx.sessions) as session:
+        clean_up(deps, job_id)
+        with session_scope(deps.sessions) as session:
             job = jobs_repo.get(session, job_id)
-        try:
-            pipeline_for(job.kind).cleanup(job_id, job.payload, ctx)
-        except Exception:
-            log.exception("job %s: clean-up after failure failed", job_id)
-        if job.parent_id:
-            settle_parent(ctx, job.parent_id)
-    # A part that finished just before its worker died may have left its parent unsettled.
-    with session_scope(ctx.sessions) as session:
+        if job is not None and job.parent_id:
+            settle_parent(deps, job.parent_id)
+    # Cancelled jobs whose last writer died, or whose clean-up a crash interrupted.
+    with session_scope(deps.sessions) as session:
+        unclean = jobs_repo.awaiting_cleanup(session)
         unsettled = jobs_repo.unsettled_parents(session)
+    for job_id in unclean:
+        clean_up(deps, job_id)
+    # A part that finished just before its worker died may have left its parent unsettled.
     for parent_id in unsettled:
-        settle_parent(ctx, parent_id)
+        settle_parent(deps, parent_id)
     return reaped

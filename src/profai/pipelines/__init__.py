@@ -1,6 +1,2 @@
-"""Pipelines: ordered steps that report progress. Importing this package registers them."""
-
-from profai.pipelines import (
-    csv_to_vectors,  # noqa: F401
-    pdf_to_course,  # noqa: F401
-)
+"""Pipelines: plain functions of their inputs, the providers and stores they need and a progress
+reporter (pdf_to_course, csv_to_vectors). They know nothing of jobs; jobs/ runs them."""

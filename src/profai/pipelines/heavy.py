@@ -1,66 +1,106 @@
 """CPU-heavy steps, run in compute processes (or inline in a Celery worker). Top-level
-functions of plain arguments so they pickle; providers are built once per process."""
+functions of plain arguments so they pickle; each process builds its providers once."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
-from functools import lru_cache
+from collections.abc import Callable
+from functools import cached_property
+from multiprocessing.connection import Connection
 from pathlib import Path
 
+from profai.domain import CourseDraft, PdfDocument
+from profai.errors import ProfAIError
 from profai.ingest.chunking import Chunk, chunk_document
-from profai.ingest.pdf import PdfDocument, read_pdf
+from profai.ingest.pdf import DEFAULT_LIMITS, read_pdf
+from profai.ingest.pdf_limits import PdfLimits, too_large
 from profai.orphans import exit_when_parent_exits
-from profai.providers.generator import CourseDraft
+from profai.providers.embedder import Embedder
+from profai.providers.generator import CourseGenerator
+from profai.providers.registry import build_embedder, build_generator
 from profai.settings import Settings
 
-_settings: Settings | None = None
+
+class Providers:
+    """The providers this process's heavy steps use, each built on first use."""
+
+    def __init__(self, embedder: Callable[[], Embedder], generator: Callable[[], CourseGenerator]) -> None:
+        self._make_embedder, self._make_generator = embedder, generator
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> Providers:
+        return cls(lambda: build_embedder(s), lambda: build_generator(s))
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return self._make_embedder()
+
+    @cached_property
+    def generator(self) -> CourseGenerator:
+        return self._make_generator()
+
+
+_providers: Providers | None = None
 
 
 def init_process(settings_json: str) -> None:
     """Compute process start-up: lower priority so the API stays responsive, one thread each,
     and an end with the server however it ends."""
-    global _settings
     exit_when_parent_exits()
-    try:
+    with contextlib.suppress(OSError):
         os.nice(10)
-    except OSError:
-        pass
-    _settings = Settings.model_validate_json(settings_json)
+    install(Providers.from_settings(Settings.model_validate_json(settings_json)))
 
 
-def ensure_settings(settings: Settings) -> None:
-    """Inline mode: the caller's settings are the ones to use."""
-    global _settings
-    _settings = settings
+def install(providers: Providers) -> None:
+    """Inline mode: the caller's providers are the ones to use."""
+    global _providers
+    _providers = providers
 
 
-def _embedder():
-    assert _settings is not None, "init_process or ensure_settings first"
-    s = _settings
-    return _embedder_for(s.embedder, s.embedding_threads, s.embedding_base_url, s.embedding_model, s.openai_api_key)
+def _installed() -> Providers:
+    assert _providers is not None, "init_process or install first"
+    return _providers
 
 
-@lru_cache(maxsize=2)
-def _embedder_for(*key):
-    # The model loads once per process and per embedder configuration.
-    from profai.wiring import build_embedder
-
-    assert _settings is not None
-    return build_embedder(_settings)
-
-
-def extract_pdf(path: str, filename: str) -> tuple[PdfDocument, list[Chunk]]:
+def extract_pdf(path: str, filename: str, limits: PdfLimits = DEFAULT_LIMITS,
+                on_page: Callable[[int], None] | None = None) -> tuple[PdfDocument, list[Chunk]]:
     """A PDF's text and its passages (chunking is pure Python: here it holds no API thread's GIL)."""
-    doc = read_pdf(Path(path), filename)
-    return doc, chunk_document(doc)
+    doc = read_pdf(Path(path), filename, limits, on_page)
+    if on_page is None:
+        return doc, chunk_document(doc)
+    return doc, chunk_document(doc, on_page=lambda: on_page(len(doc.pages)))
+
+
+def serve_pdf_reads(conn: Connection, settings_json: str) -> None:
+    """A watched PDF reader process (pipelines/pdf_readers.py): reads (path, filename, limits)
+    requests one at a time, saying ("page", n) after each page so the parent knows it is
+    progressing, then ("done", (doc, chunks)) or ("error", a ProfAIError) or ("crash", text)."""
+    init_process(settings_json)
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            path, filename, limits = conn.recv()
+        except EOFError:  # the parent let go of this process
+            return
+        try:
+            result = extract_pdf(path, filename, limits, on_page=lambda n: conn.send(("page", n)))
+        except ProfAIError as exc:
+            conn.send(("error", exc))
+        except MemoryError:
+            conn.send(("error", too_large("reading it ran out of memory")))
+        except Exception as exc:  # a bug: the details go to this log, never to the user
+            logging.getLogger(__name__).exception("reading a PDF failed")
+            conn.send(("crash", f"{type(exc).__name__} in the PDF reader (logged there)"))
+        else:
+            conn.send(("done", result))
 
 
 def embed(texts: list[str]) -> list[list[float]]:
-    return _embedder().embed(texts)
+    return _installed().embedder.embed(texts)
 
 
 def build_course(title: str, documents: list[PdfDocument]) -> CourseDraft:
-    from profai.wiring import build_generator
-
-    assert _settings is not None
-    return build_generator(_settings).build_course(title, documents)
+    return _installed().generator.build_course(title, documents)

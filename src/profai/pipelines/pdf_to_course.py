@@ -1,97 +1,138 @@
-"""PDFs -> course: extract, chunk, embed into the course's vector collection, generate, save.
+"""PDFs -> course: extract, chunk, embed into the course's vector collection, generate.
 
-Reruns are safe: chunk ids derive from content and position (vectors are upserted), and the
-course row is keyed by the job id (a rerun replaces it)."""
+A plain function of its inputs, the compute pool, embedder and vector store it needs, and a
+progress reporter; saving the draft is its caller's business. Reruns are safe: chunk ids derive
+from content and position, so vectors are upserted, never duplicated."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from profai.db import courses_repo
-from profai.db.engine import session_scope
+from profai.domain import CourseDraft, PdfDocument
 from profai.errors import ProfAIError
 from profai.ingest.chunking import Chunk
-from profai.jobs.handle import JobHandle, StepClock
-from profai.jobs.registry import Pipeline, register
+from profai.ingest.pdf_limits import PdfLimits
 from profai.pipelines import heavy
-from profai.pipelines.embedding import embed_batches
+from profai.pipelines.compute import ComputePool
+from profai.pipelines.embedding import BatchEmbedder
+from profai.pipelines.progress import Progress
 from profai.providers.embedder import batched
-from profai.stores.vectors import collection_name
+from profai.stores.vectors import VectorStore, collection_name
 
-if TYPE_CHECKING:
-    from profai.wiring import Container
-
-KIND = "course"
 EMBED_BATCH = 32
 
 
-def course_collection(job_id: str) -> str:
-    return collection_name("course", job_id)
+def course_collection(key: str) -> str:
+    """The vector collection of the course built under `key` (its job id)."""
+    return collection_name("course", key)
 
 
-def run(job: JobHandle, ctx: Container) -> dict[str, Any]:
+@dataclass(frozen=True)
+class PdfFile:
+    path: Path
+    filename: str  # the name the user gave it, for messages
+
+
+@dataclass
+class BuiltCourse:
+    draft: CourseDraft
+    documents: list[PdfDocument]
+    passages: int
+    seconds: dict[str, float] = field(default_factory=dict)  # per step
+    duplicates: dict[str, str] = field(default_factory=dict)  # a copy's filename -> the file it repeats
+
+
+def build_course(
+    files: list[PdfFile], title: str, collection: str, progress: Progress, *,
+    compute: ComputePool, embedder: BatchEmbedder, vectors: VectorStore,
+) -> BuiltCourse:
+    """The course drafted from `files`, its passages indexed in `collection`."""
     clock = StepClock()
-    files = job.payload["files"]
-    title = job.payload["course_title"]
-    job.progress(1, f"Extracting text from {len(files)} PDF file(s)")
-    docs, chunks = [], []
-    results = ctx.compute.imap(heavy.extract_pdf, [(str(ctx.blobs.path(f["key"])), f["filename"]) for f in files])
+    files, duplicates = _unique(files, progress)
+    docs, chunks = _extract(files, progress, compute)
+    clock.lap("extract")  # and chunk
+    progress.progress(16, f"Chunked into {len(chunks)} passages")
+    _index(chunks, collection, progress, embedder, vectors)
+    clock.lap("embed")
+    progress.progress(82, "Generating modules, lessons, summaries and key terms")
+    draft = compute.call(heavy.build_course, title, docs)
+    clock.lap("generate")
+    return BuiltCourse(draft, docs, len(chunks), clock.laps, duplicates)
+
+
+def _unique(files: list[PdfFile], progress: Progress) -> tuple[list[PdfFile], dict[str, str]]:
+    """The files to build from, and each later copy of one (same bytes) with the name of the file
+    it repeats. A PDF picked twice, or saved under two names, is read once: the teacher expects
+    its material in the course once, not as two identical modules whose passages would answer
+    every question twice. (Both copies used to fail the job: passage ids derive from the file's
+    sha256 and position, so the copies' passages collided in the vector store.)"""
+    unique: dict[str, PdfFile] = {}
+    duplicates: dict[str, str] = {}
+    for f in files:
+        first = unique.setdefault(_sha256(f.path), f)
+        if first is not f:
+            duplicates[f.filename] = first.filename
+            progress.progress(1, f"{f.filename} is the same file as {first.filename}: it is read once")
+    return list(unique.values()), duplicates
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while piece := f.read(1 << 20):
+            digest.update(piece)  # hashlib lets go of the GIL for pieces this large
+    return digest.hexdigest()
+
+
+def _extract(files: list[PdfFile], progress: Progress, compute: ComputePool
+             ) -> tuple[list[PdfDocument], list[Chunk]]:
+    progress.progress(1, f"Extracting text from {len(files)} PDF file(s)")
+    docs: list[PdfDocument] = []
+    chunks: list[Chunk] = []
+    limits = PdfLimits.from_settings(compute.settings)
+    results = compute.read_pdfs([(str(f.path), f.filename) for f in files], limits)
     for n, f in enumerate(files):
         try:
             doc, passages = next(results)
         except ProfAIError as exc:
-            raise type(exc)(f"{f['filename']}: {exc.message}", code=exc.code) from None
+            raise type(exc)(f"{f.filename}: {exc.message}", code=exc.code) from None
         docs.append(doc)
         chunks += passages
-        job.progress(1 + 14 * (n + 1) / len(files), f"Extracted {doc.filename} ({len(doc.pages)} pages)")
-
-    clock.lap("extract")  # and chunk
-    job.progress(16, f"Chunked into {len(chunks)} passages")
-    _embed_chunks(job, ctx, chunks)
-    clock.lap("embed")
-
-    job.progress(82, "Generating modules, lessons, summaries and key terms")
-    draft = ctx.compute.call(heavy.build_course, title, docs)
-    clock.lap("generate")
-    job.progress(95, f"Saving the course ({len(draft.modules)} modules)")
-    job.check()
-    sources = [{"filename": d.filename, "sha256": d.sha256, "pages": len(d.pages)} for d in docs]
-    with session_scope(ctx.sessions) as session:
-        job.confirm(session)
-        course = courses_repo.replace_for_job(
-            session, job_id=job.id, draft=draft, generator=ctx.settings.generator,
-            collection=course_collection(job.id), source_files=sources,
-        )
-        course_id = course.id
-    clock.lap("save")
-    return {"course_id": course_id, "course_title": title, "modules": len(draft.modules),
-            "lessons": sum(len(m.lessons) for m in draft.modules), "passages": len(chunks),
-            "pages": sum(len(d.pages) for d in docs), "seconds": clock.laps}
+        progress.progress(1 + 14 * (n + 1) / len(files), f"Extracted {doc.filename} ({len(doc.pages)} pages)")
+    return docs, chunks
 
 
-def _embed_chunks(job: JobHandle, ctx: Container, chunks: list[Chunk]) -> None:
-    """Embed in batches spread over the compute processes; upsert each as it arrives."""
-    collection = course_collection(job.id)
+def _index(chunks: list[Chunk], collection: str, progress: Progress, embedder: BatchEmbedder,
+           vectors: VectorStore) -> None:
+    """Embed in batches (spread over the compute processes for the local model); upsert each as it arrives."""
     batches = list(batched(chunks, EMBED_BATCH))
     done = 0
-    vectors_iter = embed_batches(ctx, [[c.text for c in b] for b in batches])
-    for batch, vectors in zip(batches, vectors_iter, strict=True):
-        ctx.vectors.upsert(
-            collection, [c.id for c in batch], vectors, [c.text for c in batch], [c.metadata() for c in batch],
-        )
+    embedded = embedder.embed_batches([[c.text for c in b] for b in batches], progress.deadline)
+    for batch, vecs in zip(batches, embedded, strict=True):
+        vectors.upsert(collection, [c.id for c in batch], _all(vecs), [c.text for c in batch],
+                       [c.metadata() for c in batch])
         done += len(batch)
-        job.progress(16 + 64 * done / max(1, len(chunks)), f"Embedded {done} of {len(chunks)} passages")
+        progress.progress(16 + 64 * done / max(1, len(chunks)), f"Embedded {done} of {len(chunks)} passages")
 
 
-def cleanup(job_id: str, payload: dict[str, Any], ctx: Container) -> None:
-    """After a final failure: no stray vectors, no partial course, no orphaned uploads."""
-    ctx.vectors.drop(course_collection(job_id))
-    with session_scope(ctx.sessions) as session:
-        course = courses_repo.by_job(session, job_id)
-        if course is not None:
-            courses_repo.delete_course(session, course)
-    for f in payload.get("files", []):
-        ctx.blobs.delete(f["key"])
+def _all(vecs: list[list[float] | None]) -> list[list[float]]:
+    """Course passages are never kept back: a refused one (None) fails the step."""
+    if any(v is None for v in vecs):
+        raise ProfAIError("The embedding service refused a passage", code="embedding_rejected")
+    return [v for v in vecs if v is not None]
 
 
-register(KIND, Pipeline(run=run, cleanup=cleanup))
+class StepClock:
+    """Seconds per pipeline step, reported in the job's result."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.monotonic()
+
+    def lap(self, step: str) -> None:
+        now = time.monotonic()
+        self.laps[step] = round(now - self._last, 3)
+        self._last = now

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 T = TypeVar("T")
 
@@ -27,7 +28,9 @@ class Embedder(Protocol):
     name: str
     dimension: int
 
-    def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+    def embed(self, texts: Sequence[str], deadline: float | None = None) -> list[list[float]]:
+        """`deadline` (time.monotonic) bounds calls to a hosted service; local models ignore it."""
+        ...
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -82,7 +85,7 @@ class OnnxMiniLM:
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state)  # type: ignore[misc]
+        type(self).__init__(self, **state)
 
     def _load(self) -> None:
         with self._lock:
@@ -112,7 +115,7 @@ class OnnxMiniLM:
             self._tokenizer = tokenizer
             self._session = session
 
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+    def embed(self, texts: Sequence[str], deadline: float | None = None) -> list[list[float]]:
         """Embed texts into unit-length 384-d vectors, in input order."""
         if not texts:
             return []
@@ -139,7 +142,7 @@ class OnnxMiniLM:
         if chunk:
             yield chunk
 
-    def _run(self, encodings: list[Any]) -> np.ndarray:
+    def _run(self, encodings: list[Any]) -> NDArray[np.float32]:
         width = _padded(max(len(e.ids) for e in encodings))
         ids = np.zeros((len(encodings), width), dtype=np.int64)
         mask = np.zeros_like(ids)

@@ -50,11 +50,12 @@ class ProviderError(ProfAIError):
         super().__init__(message, code=code, status_code=status_code)
         self.http_status = http_status
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild_provider_error, (type(self), self.message, self.http_status, self.code, self.status_code))
 
 
-def _rebuild_provider_error(cls, message, http_status, code, status_code):
+def _rebuild_provider_error(cls: type[ProviderError], message: str, http_status: int | None, code: str | None,
+                            status_code: int | None) -> ProviderError:
     return cls(message, http_status=http_status, code=code, status_code=status_code)
 
 
@@ -190,7 +191,9 @@ def call_with_retries(attempt: Callable[[httpx.Timeout], T], *, what: str, deadl
         except httpx.TimeoutException:
             last = "timed out"
         except httpx.TransportError as exc:
-            last = f"connection failed: {type(exc).__name__}: {exc}"
+            # The library's words go to the log; job errors and responses carry only ours.
+            log.warning("%s: attempt %d: connection failed: %s: %s", what, n, type(exc).__name__, exc)
+            last = "connection failed"
         if n == policy.max_attempts:
             raise ProviderUnavailable(f"{what}: gave up after {n} attempts; last: {last}")
         wait = policy.backoff(n) if wait is None else wait

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +72,7 @@ class ChatClient:
                                                 "validation_retries")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state)  # type: ignore[misc]
+        type(self).__init__(self, **state)
 
     def _post(self, payload: dict[str, Any], deadline: float | None) -> str:
         return post_json(self._http.get(), f"{self.base_url}/chat/completions", payload, parse=_content,
@@ -127,8 +127,9 @@ class ChatClient:
         return self._post({**payload, "response_format": {"type": "json_object"}}, deadline)
 
     def stream(self, messages: list[Message], *, temperature: float = 0.2, max_tokens: int | None = None,
-               deadline: float | None = None) -> Iterator[str]:
-        """Yield the reply's text pieces as they arrive; raises ModelUnavailable, also mid-stream."""
+               deadline: float | None = None) -> Generator[str, None, None]:
+        """Yield the reply's text pieces as they arrive; raises ModelUnavailable, also mid-stream.
+        A generator, so a caller that stops early can close() it and release the connection."""
         payload: dict[str, Any] = {"model": self.model, "messages": list(messages), "temperature": temperature,
                                    "stream": True}
         if max_tokens is not None:

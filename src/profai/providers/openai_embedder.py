@@ -45,7 +45,7 @@ class OpenAIEmbedder:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         learned = state.pop("learned")
-        self.__init__(**state)  # type: ignore[misc]
+        type(self).__init__(self, **state)
         if learned:
             self.dimension, self._dimension_fixed = learned, True
 

@@ -76,7 +76,7 @@ class LocalRateLimiter(_Spaced):
         return {"rate": self.rate, "margin": self.margin}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state)  # type: ignore[misc]
+        type(self).__init__(self, **state)
 
     def _reserve(self, deadline: float | None) -> float:
         with self._lock:
@@ -93,7 +93,7 @@ class LocalRateLimiter(_Spaced):
 # ARGV: spacing (µs), longest acceptable wait (µs, -1 for none). Returns {reserved 1|0, wait µs}.
 # Redis TIME is the one clock all hosts share; script effects replication (Redis >= 5) allows the
 # write after TIME. string.format('%.0f') because tostring() would round a 16-digit number.
-_RESERVE = """
+RESERVE_SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local spacing = tonumber(ARGV[1])
@@ -123,7 +123,7 @@ class RedisRateLimiter(_Spaced):
         return {"redis_url": self.redis_url, "key": self.key, "rate": self.rate, "margin": self.margin}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state)  # type: ignore[misc]
+        type(self).__init__(self, **state)
 
     def _script_once(self) -> Any:
         with self._lock:
@@ -131,7 +131,7 @@ class RedisRateLimiter(_Spaced):
                 import redis
 
                 client = redis.Redis.from_url(self.redis_url, socket_timeout=5, socket_connect_timeout=5)
-                self._script = client.register_script(_RESERVE)
+                self._script = client.register_script(RESERVE_SCRIPT)
             return self._script
 
     def _reserve(self, deadline: float | None) -> float:

@@ -8,8 +8,9 @@ from collections import Counter
 from collections.abc import Iterable
 
 import numpy as np
+from numpy.typing import NDArray
 
-from profai.ingest.text import STOPWORDS, words
+from profai.text import STOPWORDS, words
 
 K1 = 1.2
 B = 0.75
@@ -60,7 +61,7 @@ def tokenize(text: str) -> list[str]:
 
     Hyphenated words count as their parts ("light-dependent" matches "light") and a
     possessive "'s" is dropped ("R's" is "r")."""
-    out = []
+    out: list[str] = []
     for word in words(text):
         word = _POSSESSIVE_RE.sub("", word)
         out.extend(stem(part) for part in word.split("-") if is_index_word(part))
@@ -109,7 +110,7 @@ class BM25Index:
         """Lucene's BM25 idf of a stemmed term: always positive, highest for rare terms."""
         return bm25_idf(len(self.ids), self.df(term))
 
-    def scores(self, query: str) -> np.ndarray:
+    def scores(self, query: str) -> NDArray[np.float64]:
         """BM25 score of every document for `query`, in index order (0 where no term matches)."""
         out = np.zeros(len(self.ids))
         for term, qtf in Counter(tokenize(query)).items():

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from profai.domain import Passage
 from profai.retrieval.bm25 import BM25Index
 from profai.stores.vectors import VectorHit, VectorStore
 
@@ -21,18 +22,6 @@ KEYWORD_WEIGHT = 1.0  # BM25's share in the fusion, the vector ranking's being 1
 CACHE_COURSES = 4
 
 
-@dataclass(frozen=True)
-class Passage:
-    """A retrieved passage with its provenance; `score` is the ranking's own (RRF, cosine or BM25)."""
-
-    id: str
-    text: str
-    source_file: str
-    page_start: int
-    page_end: int
-    score: float
-    vector_score: float | None = None  # cosine similarity when the vector ranking returned it
-    keyword_score: float | None = None  # BM25 score when the keyword ranking returned it
 
 
 @dataclass(frozen=True)

@@ -45,12 +45,16 @@ class CourseOut(BaseModel):
     created_at: datetime
     source_files: list[SourceFile]
     modules: list[ModuleOut]
+    owner_id: int | None = None
+    # Shown to the course's teacher (and admins) only: students join with it.
+    join_code: str | None = None
 
     @classmethod
-    def of(cls, course: Course) -> CourseOut:
+    def of(cls, course: Course, join_code: str | None = None) -> CourseOut:
         return cls(
             id=course.id, course_id=course.id, title=course.title, course_title=course.title,
             generator=course.generator, job_id=course.job_id, created_at=course.created_at,
+            owner_id=course.owner_id, join_code=join_code,
             source_files=[SourceFile(**{k: f[k] for k in ("filename", "pages", "sha256")}) for f in course.source_files],
             modules=[
                 ModuleOut(id=m.id, title=m.title, lessons=[

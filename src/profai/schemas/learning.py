@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from profai.providers.generator.quiz import DIFFICULTIES
+from profai.schemas.rules import NOT_BLANK, WHOLE, Int, RequestModel
+from profai.services.chat import MAX_QUESTION_CHARS
+from profai.services.quizzes import MAX_QUESTIONS
 
-class ChatIn(BaseModel):
-    course_id: int
-    question: str
-    session_id: str | None = None
+# Ids, quiz seeds and attempt limits are SQL INTEGERs: 32-bit on PostgreSQL, where a larger number
+# fails the query. (A bound as `lt` a power of two: the OpenAPI document holds numbers as floats.)
+INT32_END = 2**31
+
+
+class ChatIn(RequestModel):
+    course_id: Annotated[int, Field(ge=1, lt=INT32_END), WHOLE]
+    question: str = Field(json_schema_extra={"maxLength": MAX_QUESTION_CHARS, "pattern": NOT_BLANK})
+    session_id: str | None = Field(None, max_length=64)
 
 
 class Source(BaseModel):
@@ -34,12 +43,14 @@ class ChatOut(BaseModel):
     note: str | None = None
 
 
-class QuizIn(BaseModel):
-    questions: int = 5
-    difficulty: str = "medium"
-    module_id: int | None = None
-    seed: int | None = Field(None, description="The same seed gives the same quiz")
-    max_attempts: int | None = Field(None, description="Attempts allowed per quiz; none means unlimited")
+class QuizIn(RequestModel):
+    questions: Int = Field(5, json_schema_extra={"minimum": 1, "maximum": MAX_QUESTIONS})
+    difficulty: str = Field("medium", json_schema_extra={"enum": list(DIFFICULTIES)})
+    module_id: Annotated[int, Field(ge=1, lt=INT32_END), WHOLE] | None = None
+    seed: Annotated[int, Field(ge=-INT32_END, lt=INT32_END), WHOLE] | None = Field(
+        None, description="The same seed gives the same quiz")
+    max_attempts: Annotated[int, Field(lt=INT32_END), WHOLE] | None = Field(
+        None, json_schema_extra={"minimum": 1}, description="Attempts allowed per quiz; none means unlimited")
 
 
 class QuizQuestion(BaseModel):
@@ -62,8 +73,11 @@ class QuizOut(BaseModel):
     created_at: datetime
 
 
-class AttemptIn(BaseModel):
-    answers: dict[str, Any] = Field(description='{"<question id>": <index of the chosen option>}')
+class AttemptIn(RequestModel):
+    # Values as sent (the service judges them), 1.0 taken as 1 like any integer field.
+    answers: dict[str, Annotated[Any, WHOLE]] = Field(
+        description='{"<question id>": <index of the chosen option>}, for every question of the quiz',
+        json_schema_extra={"minProperties": 1, "additionalProperties": {"type": "integer", "minimum": 0}})
     student: str | None = None
 
 
@@ -81,7 +95,7 @@ class AttemptList(BaseModel):
     attempts: list[AttemptOut]
 
 
-class SpeakIn(BaseModel):
-    text: str
+class SpeakIn(RequestModel):
+    text: str = Field(description="At most TTS_MAX_CHARS characters", json_schema_extra={"pattern": NOT_BLANK})
     language: str | None = None
     voice: str | None = None

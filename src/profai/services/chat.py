@@ -5,21 +5,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from profai.db import chat_repo, courses_repo
+from profai.db import chat_repo
 from profai.db.engine import session_scope
+from profai.db.models import ChatMessage
+from profai.domain import MAX_ID, ChatAnswer, Passage, Principal, Turn
 from profai.errors import InvalidInput, NotFound
 from profai.providers.generator.answer import expand_query
-from profai.providers.generator.base import ChatAnswer, Turn, final_answer
-
-if TYPE_CHECKING:
-    from profai.retrieval.hybrid import Passage
-    from profai.wiring import Container
+from profai.providers.generator.base import final_answer
+from profai.services import access
+from profai.services.deps import HasGenerator, HasRetriever, HasSessions
 
 MAX_QUESTION_CHARS = 2000
 TOP_K = 5
 HISTORY_TURNS = 3
+
+
+class ChatDeps(HasSessions, HasRetriever, HasGenerator, Protocol):
+    """What this service uses of the wiring."""
 
 
 def clean_question(question: str | None) -> str:
@@ -41,30 +45,32 @@ class Prepared:
     passages: list[Passage]
 
 
-def prepare(ctx: Container, course_id: Any, question: str | None, session_id: str | None = None) -> Prepared:
-    """Validate, open or continue the session, and retrieve passages for the question."""
+def prepare(ctx: ChatDeps, who: Principal, course_id: Any, question: str | None, session_id: str | None = None
+            ) -> Prepared:
+    """Validate, open or continue the caller's session, and retrieve passages for the question."""
     question = clean_question(question)
-    if not isinstance(course_id, int) or isinstance(course_id, bool):
+    if not isinstance(course_id, int) or isinstance(course_id, bool) or not 0 < course_id <= MAX_ID:
         raise InvalidInput("course_id must be a course's number", code="missing_course_id")
+    if session_id is not None and (not isinstance(session_id, str) or len(session_id) > 64):
+        raise InvalidInput("session_id must be the id of one of your chat sessions", code="invalid_session_id")
     with session_scope(ctx.sessions) as session:
-        exists, collection = courses_repo.collection_of(session, course_id)
-        if not exists:
-            raise NotFound(f"Course {course_id} not found", code="course_not_found")
+        collection = access.course_for(session, who, course_id).collection
         if session_id:
             chat = chat_repo.get_session(session, session_id)
-            if chat is None or chat.course_id != course_id:
+            if chat is None or chat.course_id != course_id or chat.user_id != who.user_id:
                 raise NotFound(f"Chat session {session_id} not found for course {course_id}",
                                code="session_not_found")
             history = _turns(chat_repo.recent_turns(session, session_id, 2 * HISTORY_TURNS))
         else:
-            session_id, history = chat_repo.create_session(session, course_id).id, []
+            session_id, history = chat_repo.create_session(session, course_id, who.user_id).id, []
     query = expand_query(question, history)
     passages = ctx.retriever.search(collection, query, top_k=TOP_K) if collection else []
     return Prepared(question, session_id, history, passages)
 
 
-def _turns(messages) -> list[Turn]:
-    turns, pending = [], None
+def _turns(messages: Sequence[ChatMessage]) -> list[Turn]:
+    turns: list[Turn] = []
+    pending: str | None = None
     for m in messages:
         if m.role == "user":
             pending = m.content
@@ -74,7 +80,7 @@ def _turns(messages) -> list[Turn]:
     return turns
 
 
-def stream(ctx: Container, prepared: Prepared) -> Iterator[str | ChatAnswer]:
+def stream(ctx: ChatDeps, prepared: Prepared) -> Iterator[str | ChatAnswer]:
     """The answer's text pieces, then the ChatAnswer; the exchange is saved at the end."""
     answer = None
     for piece in ctx.generator.stream_answer(prepared.question, prepared.passages, prepared.history):
@@ -88,9 +94,9 @@ def stream(ctx: Container, prepared: Prepared) -> Iterator[str | ChatAnswer]:
                               sources(answer, prepared.passages))
 
 
-def ask(ctx: Container, course_id: Any, question: str | None, session_id: str | None = None
+def ask(ctx: ChatDeps, who: Principal, course_id: Any, question: str | None, session_id: str | None = None
         ) -> tuple[Prepared, ChatAnswer]:
-    prepared = prepare(ctx, course_id, question, session_id)
+    prepared = prepare(ctx, who, course_id, question, session_id)
     return prepared, final_answer(stream(ctx, prepared))
 
 

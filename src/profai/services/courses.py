@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import Protocol
 
-from profai.db import courses_repo, jobs_repo
+from profai.db import accounts_repo, courses_repo, jobs_repo
 from profai.db.engine import session_scope
-from profai.db.models import Course, Job
-from profai.errors import InvalidInput, NotFound
-from profai.ingest.pdf import inspect_pdf
-from profai.pipelines.pdf_to_course import KIND, course_collection
-from profai.services.uploads import IncomingFile, discard, save_uploads
+from profai.db.models import Course, Job, User
+from profai.domain import STUDENT, Principal
+from profai.errors import Forbidden, InvalidInput, NotFound
+from profai.jobs.course_job import KIND
+from profai.pipelines.pdf_to_course import course_collection
+from profai.services import access, jobs
+from profai.services.deps import HasBlobs, HasRetriever, HasRunner, HasSessions, HasSettings, HasVectors, submit
+from profai.services.uploads import IncomingFile, StoredFile, discard, pdf_uploads, receive
 
-if TYPE_CHECKING:
-    from profai.wiring import Container
+
+class CoursesDeps(HasSettings, HasSessions, HasBlobs, HasVectors, HasRetriever, HasRunner, Protocol):
+    """What this service uses of the wiring."""
+
 
 MAX_TITLE = 300
 
@@ -29,33 +34,27 @@ def clean_title(title: str | None) -> str:
     return title
 
 
-def pdf_facts(path: Path) -> dict:
-    """The check of an uploaded PDF: refuses one that is not a readable PDF, else its page count."""
-    return {"pages": inspect_pdf(path)}
-
-
-def start_course_job(ctx: Container, title: str | None, files: list[IncomingFile]) -> Job:
+def start_course_job(ctx: CoursesDeps, who: Principal, title: str | None, files: list[IncomingFile]) -> Job:
     """Save and check the PDFs, record a pending job, then hand its id to the runner. If any of it
     fails, nothing of the upload is kept."""
     s = ctx.settings
-    saved: list[dict] = []
+    stored: list[StoredFile] = []
     try:
+        jobs.check_quota(ctx, who)
         title = clean_title(title)
-        saved = save_uploads(
-            ctx.blobs, files, prefix="pdfs", suffix=".pdf", max_bytes=s.max_upload_bytes, max_files=s.max_files,
-            check=pdf_facts,
-        )
+        stored = receive(ctx.blobs, pdf_uploads(s), files)  # each PDF's facts: its page count
+        saved = [{"key": f.blob.key, "filename": f.name, "size": f.blob.size, **f.blob.facts} for f in stored]
         with session_scope(ctx.sessions) as session:
             job = jobs_repo.create(session, KIND, {"course_title": title, "files": saved},
-                                   max_attempts=s.max_attempts)
+                                   max_attempts=s.max_attempts, owner_id=who.user_id)
     except BaseException:
-        discard(ctx.blobs, files, [item["key"] for item in saved])
+        discard(ctx.blobs, files, stored)
         raise
-    ctx.runner.submit(job.id)  # only after the commit, so a worker always finds the row
+    submit(ctx, [job.id])  # only after the commit, so a worker always finds the row
     return job
 
 
-def wait_for_job(ctx: Container, job_id: str, timeout: float, poll: float = 0.25) -> Job:
+def wait_for_job(ctx: CoursesDeps, job_id: str, timeout: float, poll: float = 0.25) -> Job:
     """Poll a job until it finishes or `timeout` passes (the legacy blocking upload)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -68,25 +67,29 @@ def wait_for_job(ctx: Container, job_id: str, timeout: float, poll: float = 0.25
         time.sleep(poll)
 
 
-def get_course(ctx: Container, course_id: int) -> Course:
+def get_course(ctx: CoursesDeps, who: Principal, course_id: int) -> Course:
+    """The course with its modules and lessons, if `who` may read it."""
     with session_scope(ctx.sessions) as session:
+        access.course_for(session, who, course_id)
         course = courses_repo.get(session, course_id)
-    if course is None:
+    if course is None:  # deleted meanwhile
         raise NotFound(f"Course {course_id} not found", code="course_not_found")
     return course
 
 
-def list_courses(ctx: Container, limit: int = 100, offset: int = 0) -> tuple[list[tuple[Course, int, int]], int]:
+def list_courses(ctx: CoursesDeps, who: Principal, limit: int = 100, offset: int = 0
+                 ) -> tuple[list[tuple[Course, int, int]], int]:
+    """The courses `who` may read, newest first, with module and lesson counts, and their number."""
+    scope = access.listing_scope(who)
     with session_scope(ctx.sessions) as session:
-        return courses_repo.list_courses(session, limit=limit, offset=offset), courses_repo.count(session)
+        return (courses_repo.list_courses(session, limit=limit, offset=offset, **scope),
+                courses_repo.count(session, **scope))
 
 
-def delete_course(ctx: Container, course_id: int) -> None:
-    """Remove a course, its vectors and its source files."""
+def delete_course(ctx: CoursesDeps, who: Principal, course_id: int) -> None:
+    """Remove a course, its vectors and its source files (its teacher or an admin)."""
     with session_scope(ctx.sessions) as session:
-        course = courses_repo.get(session, course_id)
-        if course is None:
-            raise NotFound(f"Course {course_id} not found", code="course_not_found")
+        course = access.course_for(session, who, course_id, manage=True)
         job_id = course.job_id
         courses_repo.delete_course(session, course)
         job = jobs_repo.get(session, job_id) if job_id else None
@@ -96,3 +99,32 @@ def delete_course(ctx: Container, course_id: int) -> None:
         ctx.retriever.forget(course_collection(job_id))  # its cached keyword index too
     for key in keys:
         ctx.blobs.delete(key)
+
+
+# --- the class ---------------------------------------------------------------------------------
+
+
+def join(ctx: CoursesDeps, who: Principal, code: str | None) -> tuple[Course, bool]:
+    """A student joins a course by its code; (course, whether they were new to it)."""
+    if who.role != STUDENT or who.user_id is None:
+        raise Forbidden("Only students join courses by code", code="students_only")
+    code = "".join((code or "").split()).upper()
+    with session_scope(ctx.sessions) as session:
+        course = courses_repo.by_join_code(session, code) if code else None
+        if course is None:
+            raise NotFound("No course has this join code", code="unknown_join_code")
+        return course, accounts_repo.enroll(session, course.id, who.user_id)
+
+
+def new_join_code(ctx: CoursesDeps, who: Principal, course_id: int) -> str:
+    """Replace the course's join code: the old one stops working; joined students stay."""
+    with session_scope(ctx.sessions) as session:
+        course = access.course_for(session, who, course_id, manage=True)
+        course.join_code = courses_repo.new_join_code()
+        return course.join_code
+
+
+def students(ctx: CoursesDeps, who: Principal, course_id: int) -> list[tuple[User, datetime]]:
+    with session_scope(ctx.sessions) as session:
+        access.course_for(session, who, course_id, manage=True)
+        return accounts_repo.students_of(session, course_id)

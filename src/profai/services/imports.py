@@ -6,15 +6,18 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from profai.db import courses_repo
 from profai.db.engine import session_scope
+from profai.domain import CourseDraft, LessonDraft, ModuleDraft
 from profai.errors import InvalidInput
-from profai.providers.generator import CourseDraft, LessonDraft, ModuleDraft
+from profai.services.deps import HasSessions
 
-if TYPE_CHECKING:
-    from profai.wiring import Container
+
+class ImportDeps(HasSessions, Protocol):
+    """What this service uses of the wiring."""
+
 
 
 def _first(obj: dict, *keys: str, default: Any = None) -> Any:
@@ -50,7 +53,7 @@ def _draft(course: dict, source: str) -> CourseDraft:
     return CourseDraft(title=str(_first(course, "course_title", "title", default="Imported course")), modules=modules)
 
 
-def import_json(ctx: Container, path: Path) -> list[tuple[int, bool]]:
+def import_json(ctx: ImportDeps, path: Path) -> list[tuple[int, bool]]:
     """Load every course in the file; returns (course id, newly created) for each."""
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))

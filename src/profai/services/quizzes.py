@@ -6,22 +6,29 @@ from __future__ import annotations
 import random
 import secrets
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
 
 from profai.db import courses_repo, quizzes_repo
 from profai.db.engine import session_scope
 from profai.db.models import Quiz, QuizAttempt
+from profai.domain import Principal
 from profai.errors import Conflict, InvalidInput, NotFound
 from profai.providers.generator.quiz import DIFFICULTIES, QuizLesson
+from profai.services import access
+from profai.services.deps import HasGenerator, HasSessions
 
-if TYPE_CHECKING:
-    from profai.wiring import Container
+
+class QuizDeps(HasSessions, HasGenerator, Protocol):
+    """What this service uses of the wiring."""
+
 
 MAX_QUESTIONS = 30
 
 
 def create_quiz(
-    ctx: Container, course_id: int, *, questions: int = 5, difficulty: str = "medium", module_id: int | None = None,
+    ctx: QuizDeps, who: Principal, course_id: int, *, questions: int = 5, difficulty: str = "medium", module_id: int | None = None,
     seed: int | None = None, max_attempts: int | None = None,
 ) -> Quiz:
     if not 1 <= questions <= MAX_QUESTIONS:
@@ -31,6 +38,7 @@ def create_quiz(
     if max_attempts is not None and max_attempts < 1:
         raise InvalidInput("max_attempts must be at least 1", code="invalid_max_attempts")
     with session_scope(ctx.sessions) as session:
+        access.course_for(session, who, course_id)
         course = courses_repo.get(session, course_id)
         if course is None:
             raise NotFound(f"Course {course_id} not found", code="course_not_found")
@@ -57,12 +65,18 @@ def create_quiz(
             max_attempts=max_attempts, generator=ctx.generator.name, questions=stored))
 
 
-def get_quiz(ctx: Container, quiz_id: str) -> Quiz:
+def get_quiz(ctx: QuizDeps, who: Principal, quiz_id: str) -> Quiz:
+    """The quiz, if `who` may read its course."""
     with session_scope(ctx.sessions) as session:
         quiz = quizzes_repo.get(session, quiz_id)
-    if quiz is None:
-        raise NotFound(f"Quiz {quiz_id} not found", code="quiz_not_found")
+        if quiz is None or not _readable(session, who, quiz.course_id):
+            raise NotFound(f"Quiz {quiz_id} not found", code="quiz_not_found")
     return quiz
+
+
+def _readable(session: Session, who: Principal, course_id: int) -> bool:
+    course = courses_repo.head(session, course_id)
+    return course is not None and access.can_read(session, who, course)
 
 
 def for_student(quiz: Quiz) -> list[dict[str, Any]]:
@@ -70,14 +84,15 @@ def for_student(quiz: Quiz) -> list[dict[str, Any]]:
     return [{k: q[k] for k in ("id", "prompt", "options", "lesson_id", "source")} for q in quiz.questions]
 
 
-def submit_attempt(ctx: Container, quiz_id: str, answers: Any, student: str | None = None) -> QuizAttempt:
+def submit_attempt(ctx: QuizDeps, who: Principal, quiz_id: str, answers: Any, student: str | None = None
+                   ) -> QuizAttempt:
     """Grade one attempt: every question answered once with a valid option; stored with feedback."""
     if not isinstance(answers, dict) or not answers:
         raise InvalidInput("answers must map each question id to the index of the chosen option",
                            code="missing_answers")
     with session_scope(ctx.sessions) as session:
         quiz = quizzes_repo.get(session, quiz_id, lock=True)
-        if quiz is None:
+        if quiz is None or not _readable(session, who, quiz.course_id):
             raise NotFound(f"Quiz {quiz_id} not found", code="quiz_not_found")
         by_id = {q["id"]: q for q in quiz.questions}
         unknown = sorted(set(answers) - set(by_id))
@@ -90,19 +105,31 @@ def submit_attempt(ctx: Container, quiz_id: str, answers: Any, student: str | No
             if not isinstance(chosen, int) or isinstance(chosen, bool) or not 0 <= chosen < len(by_id[qid]["options"]):
                 raise InvalidInput(f"Answer to {qid} must be an option index from 0 to "
                                    f"{len(by_id[qid]['options']) - 1}", code="invalid_option")
-        if quiz.max_attempts is not None and quizzes_repo.count_attempts(session, quiz_id) >= quiz.max_attempts:
+        used = quizzes_repo.count_attempts(session, quiz_id, who.user_id)
+        if quiz.max_attempts is not None and used >= quiz.max_attempts:
             raise Conflict(f"This quiz allows {quiz.max_attempts} attempt(s) and they have been used",
                            code="attempts_exhausted")
         feedback = [{"question_id": q["id"], "correct": answers[q["id"]] == q["correct_index"],
                      "chosen": answers[q["id"]], "correct_index": q["correct_index"],
                      "correct_option": q["options"][q["correct_index"]], "explanation": q["explanation"],
                      "source": q["source"]} for q in quiz.questions]
-        return quizzes_repo.add_attempt(session, quiz_id, student=(student or "").strip()[:100] or None,
+        name = (student or "").strip()[:100] or who.email or None
+        return quizzes_repo.add_attempt(session, quiz_id, student=name, user_id=who.user_id,
                                         answers=answers, score=sum(f["correct"] for f in feedback),
                                         total=len(feedback), feedback=feedback)
 
 
-def list_attempts(ctx: Container, quiz_id: str) -> list[QuizAttempt]:
-    get_quiz(ctx, quiz_id)
+def list_attempts(ctx: QuizDeps, who: Principal, quiz_id: str) -> list[QuizAttempt]:
+    """Every attempt for the course's teacher and admins; a student's own for a student."""
+    quiz = get_quiz(ctx, who, quiz_id)
     with session_scope(ctx.sessions) as session:
-        return quizzes_repo.attempts(session, quiz_id)
+        course = courses_repo.head(session, quiz.course_id)
+        everyone = course is not None and access.manages(who, course)
+        return quizzes_repo.attempts(session, quiz_id, None if everyone else who.user_id or -1)
+
+
+def class_results(ctx: QuizDeps, who: Principal, course_id: int) -> list[tuple[Quiz, list[QuizAttempt]]]:
+    """Each of the course's quizzes with every attempt, for its teacher: by student, per question."""
+    with session_scope(ctx.sessions) as session:
+        access.course_for(session, who, course_id, manage=True)
+        return [(quiz, quizzes_repo.attempts(session, quiz.id)) for quiz in quizzes_repo.of_course(session, course_id)]

@@ -3,7 +3,6 @@ never become a path."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import queue
 import shutil
@@ -14,37 +13,40 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from profai.errors import PayloadTooLarge
 
 log = logging.getLogger(__name__)
 
-COPY_BUFFER = 1024 * 1024
-
 Check = Callable[[Path], dict[str, Any]]  # judges a stored file by its content; raises to refuse it
+
+
+class Scan(Protocol):
+    """Judges a file from the pieces written to it, on the disk thread, so judging it costs no
+    second read (a CSV's header, encoding, hash and line count); facts() raises to refuse it.
+    Only uploads that need one have one: each scanned piece costs the disk thread waits for the
+    GIL, and a PDF is checked by opening it and hashed where it is read."""
+
+    def feed(self, piece: bytes) -> None: ...
+
+    def facts(self) -> dict[str, Any]: ...
 
 
 @dataclass
 class StoredBlob:
-    """A file saved under a key, with what its check found (for a PDF, its page count)."""
+    """A file saved under a key, with what its scan and check found (a PDF's page count, a
+    CSV's header and sha256)."""
 
     key: str
     size: int
     facts: dict[str, Any] = field(default_factory=dict)
 
 
-def file_sha256(path: Path) -> str:
-    """The hex digest of a stored file. Uploads are not hashed as they arrive: each hashed piece
-    cost the disk thread a wait for the GIL, and a PDF's own hash is taken where it is read."""
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 class LocalBlobStore:
     """Files under one folder (a shared volume when several machines run workers)."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path) -> None:
         root.mkdir(parents=True, exist_ok=True)
         self.root = root.resolve()
 
@@ -59,21 +61,10 @@ class LocalBlobStore:
             raise ValueError(f"blob key escapes the store: {key!r}")
         return self.root.joinpath(*parts)
 
-    def save_stream(self, key: str, stream: BinaryIO, max_bytes: int, *, too_large_message: str,
-                    check: Check | None = None) -> StoredBlob:
-        """Copy a stream to the key in buffered pieces, stopping past max_bytes, then check it."""
-        out = self.writer(key, max_bytes, too_large_message=too_large_message)
-        try:
-            while piece := stream.read(COPY_BUFFER):
-                out.write(piece)
-        except BaseException:
-            out.discard().result()
-            raise
-        return out.finish(check).result()
-
-    def writer(self, key: str, max_bytes: int, *, too_large_message: str) -> BlobWriter:
-        """A file at the key written piece by piece (counting, refusing past max_bytes)."""
-        return BlobWriter(key, self.path(key), max_bytes, too_large_message)
+    def writer(self, key: str, max_bytes: int, *, too_large_message: str, scan: Scan | None = None) -> BlobWriter:
+        """A file at the key written piece by piece (counting, refusing past max_bytes), each
+        piece also fed to `scan` once written."""
+        return BlobWriter(key, self.path(key), max_bytes, too_large_message, scan)
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
@@ -88,7 +79,7 @@ class _DiskThread:
     request instead of on it. The queue is bounded: a disk slower than the network pauses the
     writer rather than filling memory."""
 
-    def __init__(self, max_pieces: int = 256):
+    def __init__(self, max_pieces: int = 256) -> None:
         self._queue: queue.Queue[Callable[[], None]] = queue.Queue(maxsize=max_pieces)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -114,13 +105,15 @@ _DISK = _DiskThread()
 
 
 class BlobWriter:
-    """Counts and refuses past max_bytes at once, on the caller's thread; the file's creation
-    and writing happen on the disk thread, then finish() or discard() say when the file
+    """Counts and refuses past max_bytes at once, on the caller's thread; the file's creation,
+    writing and scanning happen on the disk thread, then finish() or discard() say when the file
     is done with."""
 
-    def __init__(self, key: str, path: Path, max_bytes: int, too_large_message: str):
+    def __init__(self, key: str, path: Path, max_bytes: int, too_large_message: str,
+                 scan: Scan | None = None) -> None:
         self.key, self.path, self.max_bytes, self.too_large_message = key, path, max_bytes, too_large_message
         self.size = 0
+        self._scan = scan
         self._out: BinaryIO | None = None
         self._error: BaseException | None = None
 
@@ -131,15 +124,16 @@ class BlobWriter:
         _DISK.submit(partial(self._write, piece))
 
     def finish(self, check: Check | None = None) -> Future[StoredBlob]:
-        """The stored file once its queued writes are done, with what `check` found in it (run on
-        the disk thread too: opening a PDF releases the GIL as well). If a write or the check
-        fails the file is removed and the future carries the error."""
+        """The stored file once its queued writes are done, with what its scan and then `check`
+        found in it (run on the disk thread too: opening a PDF releases the GIL as well). If a
+        write, the scan or the check fails the file is removed and the future carries the error."""
         done: Future[StoredBlob] = Future()
         _DISK.submit(partial(self._finish, check, done))
         return done
 
     def discard(self) -> Future[None]:
-        """Remove the file once its queued writes are done."""
+        """Remove the file once its queued writes are done (after finish(), too: an upload refused
+        later keeps none of its files)."""
         done: Future[None] = Future()
         _DISK.submit(partial(self._discard, done))
         return done
@@ -154,15 +148,23 @@ class BlobWriter:
         if self._error is None:
             try:
                 self._file().write(piece)
+                if self._scan is not None:
+                    self._scan.feed(piece)
             except BaseException as exc:  # reported by finish(), where the caller is waiting
                 self._error = exc
 
     def _finish(self, check: Check | None, done: Future[StoredBlob]) -> None:
+        # A waiter that gave up (its request was cancelled) may have cancelled the future: then
+        # nobody takes the file, and setting a result would raise here instead of reaching anyone.
+        if not done.set_running_or_notify_cancel():
+            self._remove()
+            return
         try:
             self._file().close()
             if self._error is not None:
                 raise self._error
-            facts = check(self.path) if check else {}
+            facts = self._scan.facts() if self._scan is not None else {}
+            facts |= check(self.path) if check else {}
             done.set_result(StoredBlob(self.key, self.size, facts))
         except BaseException as exc:
             self._remove()
@@ -170,7 +172,8 @@ class BlobWriter:
 
     def _discard(self, done: Future[None]) -> None:
         self._remove()
-        done.set_result(None)
+        if done.set_running_or_notify_cancel():
+            done.set_result(None)
 
     def _remove(self) -> None:
         try:

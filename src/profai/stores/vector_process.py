@@ -11,8 +11,10 @@ many students run side by side there as they did here.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import threading
+from collections.abc import Callable
 from multiprocessing.managers import BaseManager
 from pathlib import Path
 from typing import Any
@@ -31,13 +33,14 @@ def _open(path: str) -> ChromaVectorStore:
 
 
 class _StoreManager(BaseManager):
-    pass
+    # Made by register() below: a proxy to the child's ChromaVectorStore.
+    store: Callable[[str], Any]
 
 
 _StoreManager.register("store", callable=_open)
 
 
-def _forward(method: str):
+def _forward(method: str) -> Callable[..., Any]:
     def call(self: VectorStoreProcess, *args: Any, **kwargs: Any) -> Any:
         return self._call(method, args, kwargs)
 
@@ -65,7 +68,7 @@ class VectorStoreProcess:
     drop = _forward("drop")
     ping = _forward("ping")
 
-    def _call(self, method: str, args: tuple, kwargs: dict) -> Any:
+    def _call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         remote = self._store()
         try:
             return getattr(remote, method)(*args, **kwargs)
@@ -89,10 +92,8 @@ class VectorStoreProcess:
     def _stop(self) -> None:
         manager, self._manager, self._remote = self._manager, None, None
         if manager is not None:
-            try:
+            with contextlib.suppress(EOFError, OSError):  # already gone
                 manager.shutdown()
-            except (EOFError, OSError):
-                pass  # already gone
 
     def close(self) -> None:
         with self._lock:

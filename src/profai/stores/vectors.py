@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
+from operator import methodcaller
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
@@ -27,7 +30,7 @@ class VectorHit:
     id: str
     score: float
     text: str
-    metadata: dict
+    metadata: dict[str, Any]
 
 
 class VectorStore(Protocol):
@@ -39,11 +42,11 @@ class VectorStore(Protocol):
         ids: Sequence[str],
         vectors: Sequence[Sequence[float]],
         texts: Sequence[str],
-        metadatas: Sequence[dict],
+        metadatas: Sequence[dict[str, Any]],
     ) -> None: ...
 
     def query(
-        self, collection: str, vector: Sequence[float], top_k: int = 5, where: dict | None = None
+        self, collection: str, vector: Sequence[float], top_k: int = 5, where: dict[str, Any] | None = None
     ) -> list[VectorHit]: ...
 
     def get(self, collection: str, ids: Sequence[str]) -> list[VectorHit]: ...
@@ -53,7 +56,7 @@ class VectorStore(Protocol):
     def count(self, collection: str) -> int: ...
 
     def delete(
-        self, collection: str, ids: Sequence[str] | None = None, where: dict | None = None
+        self, collection: str, ids: Sequence[str] | None = None, where: dict[str, Any] | None = None
     ) -> None: ...
 
     def drop(self, collection: str) -> None: ...
@@ -76,7 +79,7 @@ def collection_name(*parts: str) -> str:
     return f"{head}-{digest}" if head else digest
 
 
-def clean_metadata(metadata: dict | None) -> dict | None:
+def clean_metadata(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
     """Drop None values and reject values Chroma cannot store; None when nothing is left."""
     cleaned: dict[str, Any] = {}
     for key, value in (metadata or {}).items():
@@ -94,7 +97,7 @@ def clean_metadata(metadata: dict | None) -> dict | None:
     return cleaned or None
 
 
-def build_where(where: dict | None) -> dict | None:
+def build_where(where: dict[str, Any] | None) -> dict[str, Any] | None:
     """Turn a several-key filter into Chroma's explicit {"$and": [...]} form."""
     if not where:
         return None
@@ -108,14 +111,14 @@ def _replace(
     ids: list[str],
     vectors: Sequence[Sequence[float]],
     texts: list[str],
-    metadatas: list[dict | None],
+    metadatas: list[dict[str, Any] | None],
 ) -> None:
     """Upsert so each id ends with exactly the given metadata."""
     # Chroma's upsert merges metadata into the old row; a key set to None is removed,
     # so keys the new metadata lacks are nulled. This keeps the write a single upsert.
     old = col.get(ids=ids, include=["metadatas"])
     previous = {i: m for i, m in zip(old["ids"], old["metadatas"], strict=True) if m}
-    merged: list[dict | None] = []
+    merged: list[dict[str, Any] | None] = []
     for item_id, metadata in zip(ids, metadatas, strict=True):
         stale = set(previous.get(item_id, {})) - set(metadata or {})
         merged.append({**(metadata or {}), **dict.fromkeys(stale)} if stale else metadata)
@@ -156,13 +159,14 @@ class ChromaVectorStore:
         from chromadb.config import Settings
 
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        host = parts.hostname
+        if parts.scheme not in ("http", "https") or not host:
             raise ValueError(f"Chroma URL must look like http://host:port, got {url!r}")
         ssl = parts.scheme == "https"
         port = parts.port or (443 if ssl else 8000)
         return cls(
             lambda: chromadb.HttpClient(
-                host=parts.hostname,
+                host=host,
                 port=port,
                 ssl=ssl,
                 settings=Settings(anonymized_telemetry=False),
@@ -175,7 +179,7 @@ class ChromaVectorStore:
         ids: Sequence[str],
         vectors: Sequence[Sequence[float]],
         texts: Sequence[str],
-        metadatas: Sequence[dict],
+        metadatas: Sequence[dict[str, Any]],
     ) -> None:
         """Insert or replace vectors by id, in batches the backend accepts."""
         if not (len(ids) == len(vectors) == len(texts) == len(metadatas)):
@@ -185,17 +189,17 @@ class ChromaVectorStore:
         cleaned = [clean_metadata(m) for m in metadatas]
         size = self._batch_size()
         for start in range(0, len(ids), size):
-            end = start + size
+            batch = slice(start, start + size)
+            # partial binds the batch: a lambda closing over loop variables cannot be typed by mypy.
             self._with_collection(
                 collection,
                 True,
-                lambda col, s=start, e=end: _replace(
-                    col, list(ids[s:e]), vectors[s:e], list(texts[s:e]), cleaned[s:e]
-                ),
+                partial(_replace, ids=list(ids[batch]), vectors=vectors[batch], texts=list(texts[batch]),
+                        metadatas=cleaned[batch]),
             )
 
     def query(
-        self, collection: str, vector: Sequence[float], top_k: int = 5, where: dict | None = None
+        self, collection: str, vector: Sequence[float], top_k: int = 5, where: dict[str, Any] | None = None
     ) -> list[VectorHit]:
         """Return up to top_k nearest vectors, best first; [] if the collection is missing."""
         result = self._with_collection(
@@ -247,7 +251,7 @@ class ChromaVectorStore:
             result = self._with_collection(
                 collection,
                 False,
-                lambda col, offset=len(out): col.get(include=["documents", "metadatas"], limit=size, offset=offset),
+                methodcaller("get", include=["documents", "metadatas"], limit=size, offset=len(out)),
             )
             if result is None:
                 return out
@@ -263,7 +267,7 @@ class ChromaVectorStore:
         return self._with_collection(collection, False, lambda col: col.count()) or 0
 
     def delete(
-        self, collection: str, ids: Sequence[str] | None = None, where: dict | None = None
+        self, collection: str, ids: Sequence[str] | None = None, where: dict[str, Any] | None = None
     ) -> None:
         """Delete by ids and/or filter; a missing collection is a no-op."""
         if ids is None and not where:
@@ -282,10 +286,8 @@ class ChromaVectorStore:
 
         with self._lock:
             self._handles.pop(collection, None)
-        try:
+        with contextlib.suppress(NotFoundError):
             self._get_client().delete_collection(collection)
-        except NotFoundError:
-            pass
 
     def ping(self) -> None:
         """Raise ConnectionError if the backend cannot be reached."""

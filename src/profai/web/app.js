@@ -1,23 +1,34 @@
 // ProfAI web UI: one page, hash routes, no build step, no network resources. This entry wires the
 // feature modules in js/ to the page and renders the route; each module owns its part of index.html.
+// Nothing but the sign-in screen shows until someone is signed in (the session is an HttpOnly cookie).
 
-import { loadCourses, resumeJob, submitUpload } from "./js/courses.js";
+import { initAccount, showAccount } from "./js/account.js";
+import { applyIdentity, initAuth, showSignIn, showView, whoAmI } from "./js/auth.js";
 import { chatKeydown, newConversation, submitQuestion } from "./js/chat.js";
-import { $, show } from "./js/dom.js";
+import { initClassroom } from "./js/classroom.js";
+import { loadCourses, resumeJob, submitUpload } from "./js/courses.js";
+import { $ } from "./js/dom.js";
 import { listen, openCourse, showPanel, stopAudio, syncListenButton, toggleNav } from "./js/lesson.js";
 import { generateQuiz, newQuiz, retakeQuiz, submitQuiz } from "./js/quiz.js";
-import { focusHeading, parseRoute, state } from "./js/state.js";
+import { focusHeading, isAdmin, parseRoute, state } from "./js/state.js";
+import { initUsers, loadUsers } from "./js/users.js";
+
+const TITLES = { courses: "Courses", account: "Account", users: "Users" };
 
 async function render() {
+  if (!state.me) return;  // the sign-in screen is up
   const seq = ++state.seq;
-  const route = parseRoute();
-  show($("view-courses"), route.view === "courses");
-  show($("view-course"), route.view === "course");
-  if (route.view === "courses") {
+  let route = parseRoute();
+  if (route.view === "users" && !isAdmin()) route = { view: "courses" };
+  showView(`view-${route.view}`);
+  markNav(route.view);
+  if (route.view !== "course") {
     stopAudio();  // the course view is hidden, so nothing should go on playing in it
-    document.title = "Courses · ProfAI";
-    focusHeading($("courses-heading"));
-    await loadCourses();
+    document.title = `${TITLES[route.view]} · ProfAI`;
+    focusHeading($(`${route.view}-heading`));
+    if (route.view === "courses") await loadCourses();
+    else if (route.view === "account") await showAccount();
+    else await loadUsers();
     return;
   }
   if (!state.course || state.course.id !== route.courseId) {
@@ -27,7 +38,14 @@ async function render() {
   showPanel(route);
 }
 
-function start() {
+function markNav(view) {
+  const current = { courses: "nav-courses", course: "nav-courses", account: "nav-account", users: "nav-users" }[view];
+  for (const a of $("main-nav").querySelectorAll("a")) {
+    if (a.id === current) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  }
+}
+
+function wire() {
   $("upload-form").addEventListener("submit", submitUpload);
   $("nav-toggle").addEventListener("click", toggleNav);
   $("listen-button").addEventListener("click", listen);
@@ -40,9 +58,40 @@ function start() {
   $("quiz-form").addEventListener("submit", submitQuiz);
   $("quiz-retake").addEventListener("click", retakeQuiz);
   $("quiz-another").addEventListener("click", newQuiz);
+  initAuth(signedIn);
+  initAccount();
+  initUsers();
+  initClassroom({ joined: loadCourses });
   window.addEventListener("hashchange", () => render());
-  resumeJob();
-  render().finally(() => { state.firstRender = false; });
+}
+
+let resumed = false;
+
+/** Someone signed in (at start, or with the form): show the route they asked for. */
+async function signedIn() {
+  if (!resumed) {
+    resumed = true;
+    resumeJob();
+  }
+  await render();
+}
+
+async function start() {
+  wire();
+  let me;
+  try {
+    me = await whoAmI();
+  } catch (err) {
+    $("boot-status").textContent = `Could not reach the ProfAI server: ${err.message}`;
+    return;
+  }
+  if (me) {
+    applyIdentity(me);
+    await signedIn().finally(() => { state.firstRender = false; });
+  } else {
+    state.firstRender = false;
+    await showSignIn();
+  }
 }
 
 start();

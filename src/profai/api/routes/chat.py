@@ -3,67 +3,90 @@
 from __future__ import annotations
 
 import base64
-import json
 import logging
+from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 
-from profai.api.deps import CtxDep
-from profai.errors import ProfAIError
-from profai.providers.generator.base import ChatAnswer
+from profai.api.chat_frames import SOCKETS, parse_message
+from profai.api.deps import CtxDep, User, identify
+from profai.api.errors import responses
+from profai.api.limits import TokenBucket
+from profai.domain import ChatAnswer, Principal
+from profai.errors import ProfAIError, TooManyRequests
 from profai.schemas.learning import ChatIn, ChatOut
 from profai.services import chat as chat_service
 from profai.services.audio import spoken_text
+from profai.services.chat import Prepared
+from profai.wiring import Container
 
 router = APIRouter(tags=["chat"])
 log = logging.getLogger(__name__)
 _DONE = object()
 
 
-def _out(prepared, answer: ChatAnswer) -> dict:
+def _out(prepared: Prepared, answer: ChatAnswer) -> dict[str, Any]:
     return {"answer": answer.text, "sources": chat_service.sources(answer, prepared.passages),
             "session_id": prepared.session_id, "grounded": answer.grounded, "generator": answer.generator,
             "fallback": answer.fallback, "note": answer.note}
 
 
-@router.post("/api/chat", response_model=ChatOut)
-def chat(ctx: CtxDep, body: ChatIn):
+@router.post("/api/chat", response_model=ChatOut, responses=responses(404))
+def chat(ctx: CtxDep, who: User, body: ChatIn) -> dict[str, Any]:
     """Answer a question from the course, citing the passages used; pass session_id to follow up."""
-    prepared, answer = chat_service.ask(ctx, body.course_id, body.question, body.session_id)
+    prepared, answer = chat_service.ask(ctx, who, body.course_id, body.question, body.session_id)
     return _out(prepared, answer)
 
 
 @router.websocket("/ws/chat")
-async def chat_socket(websocket: WebSocket):
-    """Send {"course_id", "question", "session_id"?, "audio"?}; receive frames "session", "token"...,
-    "sources", "audio" (if asked), "end". A bad message gets an "error" frame; the socket stays open."""
-    ctx = websocket.app.state.ctx
+async def chat_socket(websocket: WebSocket) -> None:
+    """Send {"course_id", "question", "session_id"?, "audio"?, "language"?, "voice"?}; receive
+    frames "session", "token"..., "sources", "audio" (if asked), "end". Who is asking is settled
+    before the socket is accepted (the session cookie or an API key header; RequestGuard has
+    checked the Origin). Every frame is checked: a bad one gets an "error" frame and the socket
+    stays open."""
+    ctx: Container = websocket.app.state.ctx
+    try:
+        who = await identify(websocket, ctx)
+    except ProfAIError:
+        await websocket.close(code=1008)  # before accept: the handshake is answered 403
+        return
     await websocket.accept()
+    with SOCKETS.hold(who, ctx.settings.max_chat_sockets) as admitted:
+        if not admitted:
+            await _error(websocket, "too_many_sockets",
+                         f"At most {ctx.settings.max_chat_sockets} chat connections at once")
+            await websocket.close(code=1008)
+            return
+        await _serve(websocket, ctx, who)
+
+
+async def _serve(websocket: WebSocket, ctx: Container, who: Principal) -> None:
+    s = ctx.settings
+    bucket = TokenBucket(s.ws_messages_per_second, s.ws_message_burst)
     try:
         while True:
-            raw = await websocket.receive_text()
+            frame = await websocket.receive()
+            if frame["type"] == "websocket.disconnect":
+                return
             try:
-                await _answer(websocket, ctx, _parse(raw))
+                wait = bucket.take()
+                if wait:
+                    raise TooManyRequests(f"Too many messages: wait {wait:.1f} s", code="rate_limited",
+                                          retry_after=wait)
+                await _answer(websocket, ctx, who, parse_message(frame))
             except ProfAIError as exc:
-                await websocket.send_json({"type": "error", "code": exc.code, "message": exc.message})
+                await _error(websocket, exc.code, exc.message)
     except WebSocketDisconnect:
         return
 
 
-def _parse(raw: str) -> dict:
-    try:
-        message = json.loads(raw)
-    except ValueError:
-        raise ProfAIError("The message is not valid JSON", code="invalid_json") from None
-    if not isinstance(message, dict):
-        raise ProfAIError('Send a JSON object like {"course_id": 1, "question": "..."}', code="invalid_message")
-    if "course_id" not in message:
-        raise ProfAIError("The message names no course: add course_id", code="missing_course_id")
-    return message
+async def _error(websocket: WebSocket, code: str, message: str) -> None:
+    await websocket.send_json({"type": "error", "code": code, "message": message})
 
 
-def _audio_frame(ctx, answer: ChatAnswer, message: dict) -> dict:
+def _audio_frame(ctx: Container, answer: ChatAnswer, message: dict[str, Any]) -> dict[str, Any]:
     """The answer read aloud, as one frame (synthesis and the file read stay off the event loop)."""
     s = ctx.settings
     audio = ctx.speech.get_or_create(spoken_text(answer.text), message.get("language") or s.speech_language,
@@ -72,8 +95,8 @@ def _audio_frame(ctx, answer: ChatAnswer, message: dict) -> dict:
             "data": base64.b64encode(audio.path.read_bytes()).decode()}
 
 
-async def _answer(websocket: WebSocket, ctx, message: dict) -> None:
-    prepared = await run_in_threadpool(chat_service.prepare, ctx, message.get("course_id"),
+async def _answer(websocket: WebSocket, ctx: Container, who: Principal, message: dict[str, Any]) -> None:
+    prepared = await run_in_threadpool(chat_service.prepare, ctx, who, message.get("course_id"),
                                        message.get("question"), message.get("session_id"))
     await websocket.send_json({"type": "session", "session_id": prepared.session_id})
     pieces = chat_service.stream(ctx, prepared)
@@ -83,6 +106,7 @@ async def _answer(websocket: WebSocket, ctx, message: dict) -> None:
             answer = piece
         else:
             await websocket.send_json({"type": "token", "text": piece})
+    assert answer is not None  # the stream ends with its ChatAnswer
     out = _out(prepared, answer)
     await websocket.send_json({"type": "sources", "sources": out["sources"]})
     if message.get("audio"):

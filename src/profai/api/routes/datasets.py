@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from profai.api.deps import CtxDep
+from profai.api.deps import CtxDep, Teacher
+from profai.api.errors import responses
 from profai.api.multipart import openapi_body, receive_upload
 from profai.schemas.datasets import (
     DatasetList,
@@ -20,8 +21,10 @@ from profai.schemas.datasets import (
     TaskStatus,
 )
 from profai.services import datasets as dataset_service
+from profai.services.uploads import csv_uploads
 
 router = APIRouter(prefix="/api/v1", tags=["datasets"])
+TaskId = Annotated[str, Path(max_length=64)]
 
 def _task_url(task_id: str) -> str:
     return f"/api/v1/tasks/{task_id}"
@@ -36,13 +39,14 @@ UPLOAD_BODY = openapi_body("file", "The CSV file", {
 }, required=("file", "namespace", "id_column"))
 
 
-@router.post("/datasets", status_code=202, response_model=TaskAccepted, openapi_extra=UPLOAD_BODY)
-async def upload_dataset(request: Request, ctx: CtxDep):
+@router.post("/datasets", status_code=202, response_model=TaskAccepted, openapi_extra=UPLOAD_BODY,
+             responses=responses(408, 415, 422))
+async def upload_dataset(request: Request, ctx: CtxDep, who: Teacher) -> TaskAccepted:
     """Start indexing a CSV file; answers at once with the task to poll."""
-    form = await receive_upload(request, ctx.blobs, file_field="file", prefix=dataset_service.UPLOAD_PREFIX,
-                                suffix=".csv", max_bytes=ctx.settings.max_dataset_bytes, max_files=1)
+    rules = csv_uploads(ctx.settings, dataset_service.UPLOAD_PREFIX)
+    form = await receive_upload(request, ctx.blobs, rules, file_field="file")
     job = await run_in_threadpool(
-        dataset_service.start_dataset, ctx, form.files[0] if form.files else None, namespace=form.get("namespace"),
+        dataset_service.start_dataset, ctx, who, form.files[0] if form.files else None, namespace=form.get("namespace"),
         id_column=form.get("id_column"), text_columns=dataset_service.column_list(form.get_all("text_columns")),
         text_template=form.get("text_template"),
         metadata_columns=dataset_service.column_list(form.get_all("metadata_columns")),
@@ -52,10 +56,10 @@ async def upload_dataset(request: Request, ctx: CtxDep):
 
 
 @router.get("/tasks/{task_id}", response_model=TaskStatus)
-def get_task(ctx: CtxDep, task_id: str, errors_offset: Annotated[int, Query(ge=0)] = 0,
-             errors_limit: Annotated[int, Query(ge=1, le=1000)] = 100):
+def get_task(ctx: CtxDep, who: Teacher, task_id: TaskId, errors_offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
+             errors_limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> TaskStatus:
     """Status, row counts, parts, and the rows that could not be indexed (paged, by line)."""
-    r = dataset_service.task_report(ctx, task_id, errors_offset=errors_offset, errors_limit=errors_limit)
+    r = dataset_service.task_report(ctx, who, task_id, errors_offset=errors_offset, errors_limit=errors_limit)
     job, t = r.job, r.tally
     return TaskStatus(
         task_id=job.id, dataset_id=r.dataset.id, namespace=r.dataset.namespace, filename=r.dataset.filename,
@@ -69,31 +73,32 @@ def get_task(ctx: CtxDep, task_id: str, errors_offset: Annotated[int, Query(ge=0
     )
 
 
-@router.post("/tasks/{task_id}/retry", status_code=202, response_model=TaskAccepted)
-def retry_task(ctx: CtxDep, task_id: str):
+@router.post("/tasks/{task_id}/retry", status_code=202, response_model=TaskAccepted, responses=responses(409))
+def retry_task(ctx: CtxDep, who: Teacher, task_id: TaskId) -> TaskAccepted:
     """Run the failed parts of a task again; rows already indexed are not touched."""
-    job = dataset_service.retry_task(ctx, task_id)
+    job = dataset_service.retry_task(ctx, who, task_id)
     return TaskAccepted(task_id=job.id, dataset_id=job.id, status=job.status, status_url=_task_url(job.id),
                         message="Retrying the failed parts")
 
 
-@router.post("/query", response_model=QueryOut)
-def query(ctx: CtxDep, body: QueryIn):
+@router.post("/query", response_model=QueryOut, responses=responses(404))
+def query(ctx: CtxDep, who: Teacher, body: QueryIn) -> QueryOut:
     """Rows nearest in meaning to `query` in a namespace, best first, optionally filtered by metadata."""
-    hits = dataset_service.query(ctx, body.namespace, body.query, body.top_k, body.filter)
+    hits = dataset_service.query(ctx, who, body.namespace, body.query, body.top_k, body.filter)
     return QueryOut(namespace=body.namespace, query=body.query, results=hits)
 
 
 @router.get("/datasets", response_model=DatasetList)
-def list_datasets(ctx: CtxDep, namespace: str | None = None):
+def list_datasets(ctx: CtxDep, who: Teacher, namespace: Annotated[str | None, Query(max_length=64)] = None
+                  ) -> DatasetList:
     return DatasetList(datasets=[
         DatasetOut(dataset_id=d.id, task_id=d.id, namespace=d.namespace, filename=d.filename, size=d.size,
                    status=j.status if j else None, total_rows=d.total_rows, spec=d.spec, created_at=d.created_at)
-        for d, j in dataset_service.list_datasets(ctx, namespace)
+        for d, j in dataset_service.list_datasets(ctx, who, namespace)
     ])
 
 
 @router.delete("/datasets/{dataset_id}", status_code=204)
-def delete_dataset(ctx: CtxDep, dataset_id: str):
+def delete_dataset(ctx: CtxDep, who: Teacher, dataset_id: TaskId) -> None:
     """Remove a dataset, its vectors and its files."""
-    dataset_service.delete_dataset(ctx, dataset_id)
+    dataset_service.delete_dataset(ctx, who, dataset_id)

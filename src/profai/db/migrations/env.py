@@ -1,7 +1,7 @@
 """Alembic environment: runs on the connection profai.db.migrate hands it (or alembic.ini's URL)."""
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
 
 from profai.db.models import Base
 
@@ -20,7 +20,7 @@ def run() -> None:
         _run(connection)
 
 
-def _run(connection) -> None:
+def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()

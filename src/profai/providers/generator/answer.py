@@ -14,9 +14,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from profai.ingest.text import split_sentences, words
+from profai.domain import Answer, Citation, Passage
 from profai.retrieval.bm25 import bm25_idf, is_index_word, stem, tokenize
-from profai.retrieval.hybrid import Passage
+from profai.text import split_sentences, words
 
 Embed = Callable[[Sequence[str]], list[list[float]]]
 
@@ -39,10 +39,9 @@ EXPANSION_WEIGHT = 0.5  # terms borrowed from earlier questions count half
 # Words that phrase a question rather than say what it is about.
 _FILLER = frozenset(
     stem(w)
-    for w in """explain explained mean means meaning tell describe please thing things something anything
-    happen happens way ways want know difference differ work works exactly actually really""".split()
+    for w in ["explain", "explained", "mean", "means", "meaning", "tell", "describe", "please", "thing", "things", "something", "anything", "happen", "happens", "way", "ways", "want", "know", "difference", "differ", "work", "works", "exactly", "actually", "really"]
 )
-_ANAPHORA = frozenset("it its it's they them their theirs this these those one ones".split())
+_ANAPHORA = frozenset(["it", "its", "it's", "they", "them", "their", "theirs", "this", "these", "those", "one", "ones"])
 _FOLLOW_UP_RE = re.compile(r"^\s*(?:and|also|but|so|what about|how about|and what about|why not)\b", re.IGNORECASE)
 _SHORT_QUESTION = 2  # topic terms at most this many: the question leans on the conversation
 _HISTORY_TURNS = 2
@@ -50,26 +49,8 @@ _BULLET_RE = re.compile(r"^[•◦▪‣·*–-]\s+")
 _WORD_TOKEN_RE = re.compile(r"[\"'(“‘]?[A-Za-z][a-z’'-]*[.,;:!?)\"”’]*")
 
 
-@dataclass(frozen=True)
-class Citation:
-    """A cited passage: its marker number in the answer text, provenance and the sentences quoted."""
-
-    number: int
-    passage_id: str
-    source_file: str
-    page_start: int
-    page_end: int
-    quotes: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Answer:
-    """An extractive answer; `sentences` carry their "[n]" markers and join into `text`."""
-
-    text: str
-    sentences: list[str]
-    citations: list[Citation]
-    grounded: bool
 
 
 @dataclass(frozen=True)
@@ -209,7 +190,7 @@ def _answer_worthy(sentence: str) -> bool:
     return wordy >= 0.6 * len(tokens)
 
 
-def _idf(candidates: list[_Candidate]):
+def _idf(candidates: list[_Candidate]) -> Callable[[str], float]:
     """BM25-style idf over the candidate sentences; a term none of them has gets the highest."""
     n = len(candidates)
     df = Counter(t for c in candidates for t in c.terms)

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
+from profai.domain import ChatAnswer, CourseDraft, LessonDraft, ModuleDraft, Passage, PdfDocument, Turn
 from profai.errors import InvalidInput
-from profai.ingest.pdf import PdfDocument
 from profai.providers.generator.answer import answer_question
-from profai.providers.generator.base import ChatAnswer, CourseDraft, LessonDraft, ModuleDraft, ProgressFn, Turn
+from profai.providers.generator.base import ProgressFn
 from profai.providers.generator.keyterms import KeyTermIndex, TermCounts, count_terms
 from profai.providers.generator.sections import ModulePlan
 from profai.providers.generator.structure import plan_document
 from profai.providers.generator.summarize import summarize
+
+if TYPE_CHECKING:
+    from profai.providers.generator.quiz import QuestionDraft, QuizLesson
 
 MAX_KEY_TERMS = 8
 
@@ -64,7 +68,7 @@ class ExtractiveGenerator:
         report(1.0, f"Built {len(modules)} modules and {sum(len(m.lessons) for m in modules)} lessons")
         return CourseDraft(title=title, modules=modules)
 
-    def stream_answer(self, question: str, passages: Sequence, history: Sequence[Turn] = ()
+    def stream_answer(self, question: str, passages: Sequence[Passage], history: Sequence[Turn] = ()
                       ) -> Iterator[str | ChatAnswer]:
         """Sentence by sentence: the answer is chosen whole, then sent as it would be read."""
         answer = answer_question(question, passages, history)
@@ -72,7 +76,8 @@ class ExtractiveGenerator:
             yield sentence if n == 0 else " " + sentence
         yield ChatAnswer(answer.text, answer.citations, answer.grounded, self.name)
 
-    def quiz_questions(self, lessons: Sequence, n: int, difficulty: str, rng: random.Random) -> list:
+    def quiz_questions(self, lessons: Sequence[QuizLesson], n: int, difficulty: str, rng: random.Random
+                       ) -> list[QuestionDraft]:
         from profai.providers.generator.quiz import make_questions
 
         return make_questions(lessons, n, difficulty, rng)

@@ -8,8 +8,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from profai.ingest.lexicon import can_be_noun
-from profai.ingest.text import WORD_RE, is_content_word
+from profai.lexicon import can_be_noun
+from profai.text import WORD_RE, is_content_word
 
 MAX_NGRAM = 3
 _JOINERS = frozenset({"of", "and"})

@@ -18,9 +18,9 @@ from typing import NoReturn
 
 import httpx
 
-from profai.ingest.pdf import PdfDocument
+from profai.domain import ChatAnswer, CourseDraft, LessonDraft, Passage, PdfDocument, Turn
 from profai.providers.generator.answer import NOT_FOUND
-from profai.providers.generator.base import ChatAnswer, CourseDraft, LessonDraft, ProgressFn, Turn
+from profai.providers.generator.base import ProgressFn
 from profai.providers.generator.extractive import ExtractiveGenerator
 from profai.providers.generator.llm_prompts import (
     MAX_LESSON_SOURCE,
@@ -44,7 +44,6 @@ from profai.providers.generator.llm_schemas import (
 from profai.providers.generator.quiz import DIFFICULTIES, QuestionDraft, QuizLesson
 from profai.providers.http_retry import ProviderError, ProviderUnavailable
 from profai.providers.openai_chat import ChatClient, ModelUnavailable
-from profai.retrieval.hybrid import Passage
 
 log = logging.getLogger(__name__)
 

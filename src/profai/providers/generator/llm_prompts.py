@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from profai.providers.generator.base import MARKER_RE, LessonDraft, Turn
+from profai.domain import LessonDraft, Passage, Turn
+from profai.providers.generator.base import MARKER_RE
 from profai.providers.generator.quiz import QuizLesson
 from profai.providers.openai_chat import Message
-from profai.retrieval.hybrid import Passage
 
 NOT_IN_COURSE = "NOT_IN_COURSE"  # the model's whole reply when the passages do not answer the question
 MAX_LESSON_SOURCE = 8_000  # characters of source per lesson call; MAX_LESSON_WORDS (1500) fits in most

@@ -11,14 +11,13 @@ from dataclasses import replace
 
 from pydantic import BaseModel, Field
 
-from profai.ingest.text import split_sentences
-from profai.providers.generator.answer import Citation
-from profai.providers.generator.base import MARKER_RE, ChatAnswer, LessonDraft
+from profai.domain import ChatAnswer, Citation, LessonDraft, Passage
+from profai.providers.generator.base import MARKER_RE
 from profai.providers.generator.extractive import MAX_KEY_TERMS
 from profai.providers.generator.llm_prompts import clip
 from profai.providers.generator.quiz import OPTIONS, QuestionDraft, QuizLesson
 from profai.retrieval.bm25 import tokenize
-from profai.retrieval.hybrid import Passage
+from profai.text import split_sentences
 
 MIN_OVERLAP = 0.6  # share of a written text's terms that must occur in its source
 LENGTH_RATIO = (0.3, 2.0)  # written lesson length relative to its source: shorter drops facts, longer adds

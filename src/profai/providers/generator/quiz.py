@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from profai.ingest.lexicon import can_be_noun
-from profai.ingest.text import split_sentences
+from profai.lexicon import can_be_noun
 from profai.providers.generator.keyterms import KeyTermIndex, count_terms
 from profai.providers.generator.sections import PageMarks, page_at
 from profai.retrieval.bm25 import tokenize
+from profai.text import split_sentences
 
 DIFFICULTIES = ("easy", "medium", "hard")
 OPTIONS = 4
@@ -28,17 +28,12 @@ SHORTLIST = 4  # the seed picks among this many best sentences or options, for v
 
 # Single words that are rarely the point of a sentence: quizzing them teaches nothing.
 _GENERIC = frozenset(
-    """page pages chapter section example order want hence start matter simple basic value values number
-    numbers way case cases part parts form type kind thing time point result results certain easiest
-    official preferable alone stands mixed provide effective integrated coherent written important useful
-    special general usual able need different same usually data file files name names list line lines
-    item items entry entries table well also called given giving making work appendix figure see note instead""".split()
+    ["page", "pages", "chapter", "section", "example", "order", "want", "hence", "start", "matter", "simple", "basic", "value", "values", "number", "numbers", "way", "case", "cases", "part", "parts", "form", "type", "kind", "thing", "time", "point", "result", "results", "certain", "easiest", "official", "preferable", "alone", "stands", "mixed", "provide", "effective", "integrated", "coherent", "written", "important", "useful", "special", "general", "usual", "able", "need", "different", "same", "usually", "data", "file", "files", "name", "names", "list", "line", "lines", "item", "items", "entry", "entries", "table", "well", "also", "called", "given", "giving", "making", "work", "appendix", "figure", "see", "note", "instead"]
 )
 _ADJECTIVE_ENDINGS = ("ed", "ly", "ive", "ous", "ful", "ible")
 # Words that come before nouns: a single word seen after one of them is likely a thing, not a
 # verb or an adjective ("of alleles", "the energy"; never "the absorbs").
-_NOUN_CUES = """the a an of its their this these those each every some any many several both such no in on
-    from for with by into than between called""".split()
+_NOUN_CUES = ["the", "a", "an", "of", "its", "their", "this", "these", "those", "each", "every", "some", "any", "many", "several", "both", "such", "no", "in", "on", "from", "for", "with", "by", "into", "than", "between", "called"]
 _NOUN_CUE_RE = r"(?:" + "|".join(_NOUN_CUES) + r")"
 # A word that ends a noun phrase somewhere (before punctuation or a verb or preposition) is not
 # only an adjective: "the double helix" never ends on "double".

@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from profai.ingest.text import split_sentences
+from profai.text import split_sentences
 
 MIN_LESSON_WORDS = 80
 MAX_LESSON_WORDS = 1500

@@ -7,10 +7,11 @@ import math
 from collections import Counter
 
 import numpy as np
+from numpy.typing import NDArray
 
-from profai.ingest.text import content_words, split_sentences
 from profai.providers.generator.keyterms import fold_plural
 from profai.providers.generator.sections import ModulePlan, Para, Section, sentence_pieces
+from profai.text import content_words, split_sentences
 
 WINDOW_SENTENCES = 5
 MIN_SEGMENT_WORDS = 100
@@ -74,7 +75,7 @@ def _cohesion(bags: list[Counter[str]], at: int) -> float:
     return dot / norm
 
 
-def _depths(scores: np.ndarray) -> np.ndarray:
+def _depths(scores: NDArray[np.float64]) -> NDArray[np.float64]:
     """Depth of each gap below the peaks reached by climbing left and right (linear time)."""
     n = len(scores)
     left = scores.copy()

@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from profai.ingest.pdf import PdfDocument
+from profai.domain import PdfDocument
 from profai.providers.generator.sections import (
     MAX_LESSON_WORDS,
     MIN_LESSON_WORDS,
@@ -154,7 +154,7 @@ def _title_case(text: str) -> bool:
     return bool(significant) and sum(w[0].isupper() for w in significant) >= 0.7 * len(significant)
 
 
-_MINOR_WORDS = frozenset("a an and as at but by for in nor of on or the to with vs via".split())
+_MINOR_WORDS = frozenset(["a", "an", "and", "as", "at", "but", "by", "for", "in", "nor", "of", "on", "or", "the", "to", "with", "vs", "via"])
 
 
 def _plans_from_markers(paras: list[Para], markers: list[Marker], keep_front: bool) -> list[ModulePlan]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 
-from profai.ingest.text import content_words, split_sentences
+from profai.text import content_words, split_sentences
 
 DAMPING = 0.85
 MAX_CANDIDATES = 200  # the similarity matrix is quadratic; lessons are capped well below this
@@ -38,7 +39,7 @@ def _summary_worthy(sentence: str) -> bool:
     return len(content_words(sentence)) >= 3
 
 
-def textrank(sentences: list[str], iterations: int = 60) -> np.ndarray:
+def textrank(sentences: list[str], iterations: int = 60) -> NDArray[np.float64]:
     """PageRank scores of sentences on their TF-IDF cosine-similarity graph."""
     bags = [content_words(s) for s in sentences]
     vocab: dict[str, int] = {}

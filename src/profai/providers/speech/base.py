@@ -10,7 +10,7 @@ import wave
 from dataclasses import dataclass
 from typing import Protocol
 
-from profai.ingest.text import split_sentences
+from profai.text import split_sentences
 
 WAV = "audio/wav"
 MP3 = "audio/mpeg"

@@ -54,7 +54,7 @@ class EspeakSpeech:
         return {k: getattr(self, k) for k in ("rate_wpm", "default_voice", "piece_chars", "timeout", "executable")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state)  # type: ignore[misc]
+        type(self).__init__(self, **state)
 
     def synthesize(self, text: str, language: str, voice: str | None) -> Audio:
         """Speak `text` as one WAV; pieces are cut at sentence ends so the joins fall in natural pauses."""

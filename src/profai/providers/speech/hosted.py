@@ -10,15 +10,18 @@ self-hosted Piper server plug in the same way: a class with `name`, `rate_wpm`, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import httpx
 
 from profai.errors import InvalidInput
 from profai.providers.http_retry import DEFAULT_POLICY, LazyClient, MalformedResponse, post
 from profai.providers.ratelimit import RateLimiter
-from profai.providers.speech.base import MP3, Audio, Voice, join_wav, read_wav, split_for_speech
+from profai.providers.speech.base import MP3, Audio, Pcm, Voice, join_wav, read_wav, split_for_speech
+
+T = TypeVar("T")
 
 # OpenAI's documented voices; each reads any language the model knows.
 OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse")
@@ -53,14 +56,15 @@ class HostedSpeech:
         return {**state, "voices": self.allowed_voices}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state)  # type: ignore[misc]
+        type(self).__init__(self, **state)
 
     def synthesize(self, text: str, language: str, voice: str | None) -> Audio:
         """Speak `text` as one file; text over the vendor's input limit is sent in sentence-aligned pieces."""
         voice_id = self.resolve_voice(language, voice)
-        pieces = [self._post(piece, voice_id) for piece in split_for_speech(text, self.max_input_chars)]
+        texts = split_for_speech(text, self.max_input_chars)
         if self.response_format == "wav":
-            return join_wav(pieces)
+            return join_wav([self._post(piece, voice_id, self._wav) for piece in texts])
+        pieces = [self._post(piece, voice_id, self._mp3) for piece in texts]
         # MP3 frames are self-contained, so pieces play back to back when simply appended.
         return Audio(b"".join(body for body, _ in pieces), MP3, sum(seconds for _, seconds in pieces))
 
@@ -79,27 +83,32 @@ class HostedSpeech:
     def close(self) -> None:
         self._http.close()
 
-    def _post(self, text: str, voice: str):
-        """One piece of speech: the WAV read, or MP3 bytes with their play time."""
+    def _post(self, text: str, voice: str, parse: Callable[[bytes], T]) -> T:
+        """One piece of speech, read by `parse` (_wav or _mp3)."""
         payload: dict[str, Any] = {"model": self.model, "input": text, "voice": voice,
                                    "response_format": self.response_format}
         if self.rate_wpm != _NATIVE_WPM:
             payload["speed"] = round(self.rate_wpm / _NATIVE_WPM, 2)
-        return post(self._http.get(), f"{self.base_url}/audio/speech", payload, parse=self._audio,
+        return post(self._http.get(), f"{self.base_url}/audio/speech", payload, parse=parse,
                     what=f"speech ({self.model})", limiter=self.limiter,
                     policy=replace(DEFAULT_POLICY, max_attempts=self.max_attempts, timeout=self.timeout))
 
-    def _audio(self, body: bytes):
-        # A proxy's HTML error page with status 200 is worth another try, not a corrupt cache entry.
+    # A proxy's HTML error page with status 200 is worth another try, not a corrupt cache entry.
+    def _wav(self, body: bytes) -> Pcm:
         try:
-            if self.response_format == "wav":
-                return read_wav(body)
+            return read_wav(body)
+        except ValueError as exc:
+            raise MalformedResponse(f"not wav audio: {exc}") from None
+
+    def _mp3(self, body: bytes) -> tuple[bytes, float]:
+        """MP3 bytes with their play time."""
+        try:
             seconds = mp3_seconds(body)
             if not seconds:
                 raise ValueError("no MP3 frames")
-            return body, seconds
         except ValueError as exc:
-            raise MalformedResponse(f"not {self.response_format} audio: {exc}") from None
+            raise MalformedResponse(f"not mp3 audio: {exc}") from None
+        return body, seconds
 
 
 # MPEG audio layer III frame header tables (ISO 11172-3, 13818-3), kbit/s and Hz.

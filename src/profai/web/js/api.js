@@ -10,9 +10,15 @@ export class ApiError extends Error {
   }
 }
 
-/** fetch() a JSON endpoint; a 4xx/5xx becomes an ApiError carrying the server's `message`. */
-export async function api(path, { method = "GET", json, body } = {}) {
-  const init = { method, headers: { Accept: "application/json" } };
+// Called on any 401 (not signed in, or the session ended): the app shows the sign-in screen.
+let unauthorized = () => {};
+export function onUnauthorized(handler) { unauthorized = handler; }
+
+/** fetch() a JSON endpoint; a 4xx/5xx becomes an ApiError carrying the server's `message`.
+ *  The session cookie goes along (same-origin credentials, fetch's default); a 401 also calls the
+ *  onUnauthorized handler unless `signIn: false` (the sign-in requests, which handle it themselves). */
+export async function api(path, { method = "GET", json, body, signIn = true } = {}) {
+  const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
   if (json !== undefined) {
     init.body = JSON.stringify(json);
     init.headers["Content-Type"] = "application/json";
@@ -25,7 +31,9 @@ export async function api(path, { method = "GET", json, body } = {}) {
   } catch {
     throw new ApiError("Could not reach the ProfAI server. Check the connection and try again.", "network_error", 0);
   }
+  if (resp.status === 204) return null;
   const data = await resp.json().catch(() => null);
+  if (resp.status === 401 && signIn) unauthorized(data?.message);
   if (!resp.ok) {
     throw new ApiError(data?.message || `The server answered ${resp.status} ${resp.statusText}`,
       data?.code || "http_error", resp.status);
@@ -35,9 +43,10 @@ export async function api(path, { method = "GET", json, body } = {}) {
 
 /** fetch() a file (lesson audio) as a Blob; a 4xx/5xx becomes an ApiError carrying the server's `message`. */
 export async function fetchBlob(path) {
-  const resp = await fetch(path);
+  const resp = await fetch(path, { credentials: "same-origin" });
   if (!resp.ok) {
     const data = await resp.json().catch(() => null);
+    if (resp.status === 401) unauthorized(data?.message);
     throw new ApiError(data?.message || `The server answered ${resp.status}`, data?.code, resp.status);
   }
   return resp.blob();

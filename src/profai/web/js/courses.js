@@ -3,7 +3,7 @@
 import { api, sleep } from "./api.js";
 import { $, h, show, showError } from "./dom.js";
 import { plural } from "./format.js";
-import { routes } from "./state.js";
+import { canTeach, routes } from "./state.js";
 
 const POLL_MS = 500;
 const JOB_KEY = "profai.uploadJob";
@@ -17,7 +17,8 @@ export async function loadCourses() {
   try {
     const data = await api("/api/courses");
     list.replaceChildren(...data.courses.map(courseItem));
-    status.textContent = data.total ? "" : "No courses yet. Create one from your PDFs with the form.";
+    status.textContent = data.total ? "" : canTeach() ? "No courses yet. Create one from your PDFs with the form."
+      : "You have not joined a course yet. Enter the join code your teacher gave you.";
   } catch (err) {
     status.textContent = `Could not load the courses: ${err.message}`;
   }
@@ -135,6 +136,7 @@ function courseReady(job, title) {
 
 /** After a reload, pick up the job this tab started, so its progress is not lost. */
 export function resumeJob() {
+  if (!canTeach()) return;
   const saved = JSON.parse(sessionStorage.getItem(JOB_KEY) || "null");
   if (!saved?.url) return;
   setUploading(true);

@@ -22,3 +22,23 @@ export function showError(el, message) {
   el.textContent = message || "";
   show(el, Boolean(message));
 }
+
+/** Put a message into a live region (an element with aria-live that stays in the page, so screen
+ *  readers announce what appears in it); kind is "error" or "success"; no message empties it. */
+export function say(region, message, kind = "error") {
+  region.replaceChildren(...(message ? [h("p", { class: kind }, message)] : []));
+}
+
+/** Copy text to the clipboard; false when the browser refuses (then the text is left selected in
+ *  `input`, if given, for Ctrl+C). */
+export async function copyText(text, input) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    if (!input) return false;
+    input.focus();
+    input.select();
+    try { return document.execCommand("copy"); } catch { return false; }
+  }
+}

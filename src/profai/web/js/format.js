@@ -32,3 +32,15 @@ export function moduleHeadings(modules, format = (n, t) => `${n}. ${t}`) {
   const ownNumbers = modules.some((m) => OWN_NUMBER.test(m.title));
   return modules.map((m, i) => (ownNumbers ? m.title : format(i + 1, m.title)));
 }
+
+const day = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+const dayTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+/** "12 May 2025" (or with the time); "" for no date. The server's times are UTC ISO strings. */
+export function dateLabel(iso, withTime = false) {
+  if (!iso) return "";
+  const date = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : `${iso}Z`);
+  return Number.isNaN(date.getTime()) ? "" : (withTime ? dayTime : day).format(date);
+}
+
+export const ROLE_NAMES = { admin: "Admin", teacher: "Teacher", student: "Student" };

@@ -2,6 +2,7 @@
 
 import { api, fetchBlob } from "./api.js";
 import { showChat } from "./chat.js";
+import { loadClass, resetClass, showJoinCode } from "./classroom.js";
 import { $, h, show, showError } from "./dom.js";
 import { lessonParagraphs, moduleHeadings, pagesLabel, plural } from "./format.js";
 import { resetQuiz } from "./quiz.js";
@@ -34,7 +35,10 @@ function resetCourseView() {
   show($("course-body"));
   $("course-files-list").textContent = "";
   $("module-list").replaceChildren();
+  show($("course-code"), false);
+  show($("nav-class-item"), false);
   resetQuiz();
+  resetClass();
 }
 
 function fillCourse(course) {
@@ -51,6 +55,7 @@ function fillCourse(course) {
         h("li", {}, h("a", { href: routes.lesson(course.id, l.id), "data-lesson": l.id }, l.title)))))));
   $("nav-chat").href = routes.chat(course.id);
   $("nav-quiz").href = routes.quiz(course.id);
+  showJoinCode(course);
   $("quiz-module").replaceChildren(h("option", { value: "" }, "The whole course"),
     ...course.modules.map((m) => h("option", { value: m.id }, m.title)));
 }
@@ -62,11 +67,12 @@ function allLessons(course) {
 
 export function showPanel(route) {
   const course = state.course;
-  const panels = { lesson: $("lesson-panel"), chat: $("chat-panel"), quiz: $("quiz-panel") };
+  const panels = { lesson: $("lesson-panel"), chat: $("chat-panel"), quiz: $("quiz-panel"), class: $("class-panel") };
   for (const [name, el] of Object.entries(panels)) show(el, name === route.panel);
   // Mark where the reader is in the sidebar.
   for (const a of document.querySelectorAll("#course-nav a")) a.removeAttribute("aria-current");
-  let current = route.panel === "chat" ? $("nav-chat") : route.panel === "quiz" ? $("nav-quiz") : null;
+  const tools = { chat: $("nav-chat"), quiz: $("nav-quiz"), class: $("nav-class") };
+  let current = tools[route.panel] || null;
   collapseNav();
 
   if (route.panel === "lesson") {
@@ -85,6 +91,11 @@ export function showPanel(route) {
     stopAudio();
     showChat(course);
     focusHeading($("chat-heading"));
+  } else if (route.panel === "class") {
+    stopAudio();
+    showError($("course-error"), "");
+    loadClass(course);
+    focusHeading($("class-heading"));
   } else {
     stopAudio();
     document.title = `Quiz · ${course.title} · ProfAI`;

@@ -13,7 +13,8 @@ import pytest
 
 from profai.errors import InvalidInput, ServiceUnavailable
 from profai.providers.speech import Audio, EspeakSpeech
-from profai.services.audio import AudioCache, speak
+from profai.services.audio import speak
+from profai.stores.audio_cache import AudioCache
 
 TEXT = "Mitochondria release energy from food. Every cell in the body depends on them."
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from profai.ingest.lexicon import can_be_noun
+from profai.lexicon import can_be_noun
 
 
 @pytest.mark.parametrize("word", ["vector", "Assignment", "numbers", "sampling", "photosynthesis"])

@@ -1,8 +1,9 @@
 """The distributed runner, worker side: the one task, process hooks, and a reaper loop in every
-worker. `profai worker` runs this; `celery -A profai.jobs.celery_worker` works too (Flower)."""
+worker. `profai worker` runs this; `celery -A profai.worker` works too (Flower)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -20,7 +21,7 @@ from profai.db.models import utcnow
 from profai.jobs import execute
 from profai.jobs.celery_runner import TASK, CeleryRunner, make_celery
 from profai.jobs.reaper import reap_once
-from profai.jobs.registry import load_pipelines
+from profai.jobs.registry import load_kinds
 from profai.settings import get_settings
 from profai.wiring import Container, build_container
 
@@ -30,31 +31,32 @@ app = make_celery(get_settings())
 execute.TIME_LIMIT_ERRORS += (SoftTimeLimitExceeded,)
 
 _ctx: Container | None = None  # this process's wiring, built after fork
+_runner: CeleryRunner | None = None
 _stopping = threading.Event()  # set when the worker shuts down: running jobs hand themselves back
 
 
-def _container() -> Container:
-    global _ctx
-    if _ctx is None:
+def _container() -> tuple[Container, CeleryRunner]:
+    global _ctx, _runner
+    if _ctx is None or _runner is None:
         _ctx = build_container(get_settings(), runner="none", compute_processes=0)
-        _ctx.runner = CeleryRunner(_ctx, app)
-        load_pipelines(_ctx.settings.plugins)
-    return _ctx
+        _runner = _ctx.runner = CeleryRunner(_ctx, app)
+        load_kinds(_ctx.settings.plugins)
+    return _ctx, _runner
 
 
 @app.task(name=TASK, acks_late=True)
 def execute_job_task(job_id: str) -> str:
     """Thin: run the job by id. A redelivered or duplicate message finds the job claimed and returns."""
-    ctx = _container()
+    ctx, runner = _container()
     outcome = execute.execute_job(ctx, job_id, execute.owner_id("celery"), stopping=_stopping)
     if outcome in ("released", "requeued"):
-        ctx.runner.submit(job_id)
+        runner.submit(job_id)
     log.info("job %s: %s", job_id, outcome)
     return outcome
 
 
 @worker_process_init.connect
-def _child_started(**_) -> None:
+def _child_started(**_: object) -> None:
     """A fresh pool child: never reuse the parent's connections; SIGUSR2 means hand the job back
     (billiard already uses SIGUSR1 for soft time limits)."""
     global _ctx
@@ -65,53 +67,49 @@ def _child_started(**_) -> None:
 
 
 @worker_shutting_down.connect
-def _shutting_down(**_) -> None:
+def _shutting_down(**_: object) -> None:
     """Warm shutdown would wait for running tasks; tell the children to hand their jobs back."""
     _stopping.set()
     for pid in _child_pids():
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGUSR2)
-        except ProcessLookupError:
-            pass
 
 
 def _child_pids() -> list[int]:
     pids: list[int] = []
     for task in Path(f"/proc/{os.getpid()}/task").glob("*"):
-        try:
+        with contextlib.suppress(OSError):
             pids += [int(p) for p in (task / "children").read_text().split()]
-        except OSError:
-            pass
     return pids
 
 
 @worker_ready.connect
-def _start_reaper(**_) -> None:
+def _start_reaper(**_: object) -> None:
     threading.Thread(target=_reap_forever, name="profai-reaper", daemon=True).start()
 
 
 def _reap_forever() -> None:
-    ctx = _container()
+    ctx, runner = _container()
     interval = ctx.settings.reaper_interval
     while not _stopping.wait(interval):
         try:
-            sweep(ctx)
+            sweep(ctx, runner)
         except Exception:
             log.warning("reaper sweep failed", exc_info=True)
 
 
-def sweep(ctx: Container) -> None:
+def sweep(ctx: Container, runner: CeleryRunner) -> None:
     """Requeue jobs of dead workers, fail poison jobs, and resend pending jobs whose message the
     broker lost (a Redis restart without persistence loses its queue)."""
     reap_once(ctx)
     with session_scope(ctx.sessions) as session:
         stale = jobs_repo.stale_pending(session, utcnow() - timedelta(seconds=ctx.settings.lease_seconds))
-        if stale and ctx.runner.queue_depth() < len(stale):
+        if stale and runner.queue_depth() < len(stale):
             jobs_repo.touch(session, stale)
         else:
             stale = []
     for job_id in stale:
-        ctx.runner.submit(job_id)
+        runner.submit(job_id)
 
 
 def main(concurrency: int, loglevel: str = "INFO") -> None:

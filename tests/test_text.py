@@ -1,6 +1,6 @@
 """Sentence splitting and word tokens."""
 
-from profai.ingest.text import STOPWORDS, content_words, split_sentences, words
+from profai.text import STOPWORDS, content_words, split_sentences, words
 
 
 def test_splits_plain_sentences():

@@ -1,6 +1,8 @@
 """Where CPU-heavy steps run. In the embedded server a pool of spawned, niced processes keeps
 PDF parsing, embedding and generation off the API's GIL; inside a Celery worker the task
-process is already separate, so the same calls run inline."""
+process is already separate, so the same calls run inline. PDFs are read apart from the pool,
+in processes that are watched and killed when a page runs away (pipelines/pdf_readers.py);
+inline, only the limits checked between pages apply (and a Celery task's own time limit)."""
 
 from __future__ import annotations
 
@@ -8,28 +10,34 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from profai.domain import PdfDocument
 from profai.errors import Retryable
+from profai.ingest.chunking import Chunk
+from profai.ingest.pdf_limits import PdfLimits
+from profai.pipelines import heavy
+from profai.pipelines.pdf_readers import PdfReaders
 from profai.settings import Settings
 
 
 class ComputePool:
-    """call/imap run functions from profai.pipelines.heavy in worker processes (or inline)."""
+    """call/imap run functions from profai.pipelines.heavy in worker processes, or inline (with
+    `processes` 0) using the `inline` providers, which are the caller's own."""
 
-    def __init__(self, settings: Settings, processes: int):
+    def __init__(self, settings: Settings, processes: int, inline: heavy.Providers | None = None):
         self.settings = settings
         self.processes = processes
+        self.inline = inline
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._readers = PdfReaders(settings, processes)
 
     def _executor(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._pool is None:
-                from profai.pipelines import heavy
-
                 self._pool = ProcessPoolExecutor(
                     max_workers=self.processes, mp_context=multiprocessing.get_context("spawn"),
                     initializer=heavy.init_process, initargs=(self.settings.model_dump_json(by_alias=False),),
@@ -47,16 +55,14 @@ class ComputePool:
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         return next(self.imap(fn, [args]))
 
-    def imap(self, fn: Callable[..., Any], arg_tuples: Iterable[tuple]) -> Iterator[Any]:
+    def imap(self, fn: Callable[..., Any], arg_tuples: Iterable[tuple[Any, ...]]) -> Iterator[Any]:
         """Results in submission order, each as soon as it (and those before it) are done."""
         if self.processes == 0:
-            from profai.pipelines import heavy
-
-            heavy.ensure_settings(self.settings)
+            heavy.install(self.inline or heavy.Providers.from_settings(self.settings))
             for args in arg_tuples:
                 yield fn(*args)
             return
-        futures: list[Future] = [self._executor().submit(fn, *args) for args in arg_tuples]
+        futures: list[Future[Any]] = [self._executor().submit(fn, *args) for args in arg_tuples]
         try:
             for fut in futures:
                 yield fut.result()
@@ -67,6 +73,26 @@ class ComputePool:
             for fut in futures:
                 fut.cancel()
 
+    def read_pdfs(self, files: list[tuple[str, str]], limits: PdfLimits
+                  ) -> Iterator[tuple[PdfDocument, list[Chunk]]]:
+        """Each (path, filename)'s document and passages, in order, as soon as it (and those
+        before it) are read: up to `processes` at once in watched reader processes, else inline."""
+        if self.processes == 0:
+            for path, filename in files:
+                yield heavy.extract_pdf(path, filename, limits)
+            return
+        # One thread per read in flight waits on its reader; leaving the `with` waits for reads
+        # still running after an error, each bounded by its watchdog.
+        with ThreadPoolExecutor(max_workers=min(self.processes, len(files)) or 1,
+                                thread_name_prefix="pdf-read") as threads:
+            futures = [threads.submit(self._readers.read, path, filename, limits) for path, filename in files]
+            try:
+                for fut in futures:
+                    yield fut.result()
+            finally:
+                for fut in futures:
+                    fut.cancel()
+
     def _reset(self) -> None:
         with self._lock:
             if self._pool is not None:
@@ -74,6 +100,7 @@ class ComputePool:
                 self._pool = None
 
     def shutdown(self) -> None:
+        self._readers.close()
         with self._lock:
             if self._pool is not None:
                 self._pool.shutdown(wait=True, cancel_futures=True)

@@ -8,28 +8,12 @@ import re
 WORD_RE = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
 
 STOPWORDS = frozenset(
-    """
-    a about above after again against all almost also although always am among an and another any
-    anyone anything are around as at be became because become becomes been before being below
-    between both but by can cannot could did do does doing done down during each either else
-    enough etc even ever every few for from further get gets given gives go had has have having he
-    her here hers herself him himself his how however i if in into is it its itself just less
-    let like made make makes many may me might more most much must my myself near need needs no
-    nor not now of off often on once one only onto or other others otherwise our ours ourselves
-    out over own per perhaps rather same see seen several shall she should since so some such
-    than that the their theirs them themselves then there therefore these they this those though
-    through thus to together too toward towards under until up upon us use used uses using very
-    via was we well were what whatever when where whether which while who whom whose why will
-    with within without would yet you your yours yourself yourselves
-    two three four five six seven eight nine ten first second third called known include
-    includes including example examples following different various new http https www com org
-    """.split()
+    ["a", "about", "above", "after", "again", "against", "all", "almost", "also", "although", "always", "am", "among", "an", "and", "another", "any", "anyone", "anything", "are", "around", "as", "at", "be", "became", "because", "become", "becomes", "been", "before", "being", "below", "between", "both", "but", "by", "can", "cannot", "could", "did", "do", "does", "doing", "done", "down", "during", "each", "either", "else", "enough", "etc", "even", "ever", "every", "few", "for", "from", "further", "get", "gets", "given", "gives", "go", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "however", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "less", "let", "like", "made", "make", "makes", "many", "may", "me", "might", "more", "most", "much", "must", "my", "myself", "near", "need", "needs", "no", "nor", "not", "now", "of", "off", "often", "on", "once", "one", "only", "onto", "or", "other", "others", "otherwise", "our", "ours", "ourselves", "out", "over", "own", "per", "perhaps", "rather", "same", "see", "seen", "several", "shall", "she", "should", "since", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "therefore", "these", "they", "this", "those", "though", "through", "thus", "to", "together", "too", "toward", "towards", "under", "until", "up", "upon", "us", "use", "used", "uses", "using", "very", "via", "was", "we", "well", "were", "what", "whatever", "when", "where", "whether", "which", "while", "who", "whom", "whose", "why", "will", "with", "within", "without", "would", "yet", "you", "your", "yours", "yourself", "yourselves", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "first", "second", "third", "called", "known", "include", "includes", "including", "example", "examples", "following", "different", "various", "new", "http", "https", "www", "com", "org"]
 )
 
 # Tokens before a period that never end a sentence, whatever follows.
 _NEVER_END = frozenset(
-    """e.g i.e cf vs viz al approx ca dr mr mrs ms prof sr jr st fig figs eq eqs no nos vol
-    pp resp sec ch incl dept univ est""".split()
+    ["e.g", "i.e", "cf", "vs", "viz", "al", "approx", "ca", "dr", "mr", "mrs", "ms", "prof", "sr", "jr", "st", "fig", "figs", "eq", "eqs", "no", "nos", "vol", "pp", "resp", "sec", "ch", "incl", "dept", "univ", "est"]
 )
 
 # Candidate boundary: terminal punctuation, optional closing quotes/brackets, whitespace,
@@ -77,9 +61,7 @@ def _period_ends_sentence(before: str) -> bool:
     # Initials ("J. Smith") and single letters of abbreviations ("U.S.") are not endings.
     if len(token) == 1 and token.isalpha():
         return False
-    if re.fullmatch(r"(?:[a-z]\.)+[a-z]", token):
-        return False
-    return True
+    return not re.fullmatch(r"(?:[a-z]\.)+[a-z]", token)
 
 
 def words(text: str) -> list[str]:
@@ -98,7 +80,3 @@ def content_words(text: str) -> list[str]:
     """Lowercase word tokens without stop words, numbers or very short words."""
     return [w for w in words(text) if is_content_word(w)]
 
-
-def word_count(text: str) -> int:
-    """Number of whitespace-separated words (the unit of the size limits)."""
-    return len(text.split())

@@ -1,0 +1,79 @@
+"""What services use of the wiring, one protocol per capability; each service names the ones it
+needs (`class ChatDeps(HasSessions, HasRetriever, HasGenerator, Protocol)`), so its signature
+says what it touches and a test can hand it just that. wiring.Container has them all."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from profai.jobs.deps import Runner
+from profai.providers.embedder import Embedder
+from profai.providers.generator import CourseGenerator
+from profai.retrieval.hybrid import HybridRetriever
+from profai.settings import Settings
+from profai.stores.audio_cache import AudioCache
+from profai.stores.blobs import LocalBlobStore
+from profai.stores.vectors import VectorStore
+
+
+class HasSettings(Protocol):
+    @property
+    def settings(self) -> Settings: ...
+
+
+class HasSessions(Protocol):
+    @property
+    def sessions(self) -> sessionmaker[Session]: ...
+
+
+class HasReads(Protocol):
+    @property
+    def reads(self) -> Engine:
+        """Autocommit engine for single-statement status reads."""
+        ...
+
+
+class HasBlobs(Protocol):
+    @property
+    def blobs(self) -> LocalBlobStore: ...
+
+
+class HasVectors(Protocol):
+    @property
+    def vectors(self) -> VectorStore: ...
+
+
+class HasRunner(Protocol):
+    @property
+    def runner(self) -> Runner | None: ...
+
+
+class HasEmbedder(Protocol):
+    @property
+    def embedder(self) -> Embedder: ...
+
+
+class HasGenerator(Protocol):
+    @property
+    def generator(self) -> CourseGenerator: ...
+
+
+class HasRetriever(Protocol):
+    @property
+    def retriever(self) -> HybridRetriever: ...
+
+
+class HasSpeech(Protocol):
+    @property
+    def speech(self) -> AudioCache: ...
+
+
+def submit(deps: HasRunner, job_ids: list[str]) -> None:
+    """Hand committed jobs to the runner. A process without one (runner "none") leaves them
+    pending, where the runner of the process that has one finds them."""
+    if deps.runner is not None:
+        for job_id in job_ids:
+            deps.runner.submit(job_id)

@@ -1,0 +1,60 @@
+"""Helpers of the browser tests (the fixtures are in conftest.py): pages, signing in, failure reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CHROMIUM = Path("/usr/bin/chromium")
+PASSWORD = "correct horse battery"  # every test account's; at least 8 characters
+
+SERVER_ENV = {"ENVIRONMENT": "test", "JOB_RUNNER": "local", "GENERATOR": "extractive", "EMBEDDER": "local",
+              "SPEECH": "espeak", "MAX_WORKERS": "2", "COMPUTE_PROCESSES": "1"}
+
+
+def new_page(browser, width: int = 1280, height: int = 900):
+    """A page in a browser context of its own (its own cookies: one signed-in person), collecting
+    the page's uncaught JavaScript errors in page.js_errors."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.js_errors = []
+    page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
+    return page
+
+
+def sign_in(page, server: str, email: str, password: str = PASSWORD) -> None:
+    """Open the app and sign in with the form; done once the courses list shows."""
+    from playwright.sync_api import expect
+
+    page.goto(server)
+    form = page.locator("#view-signin")
+    expect(form.get_by_role("heading", name="Sign in")).to_be_visible()
+    form.get_by_label("Email").fill(email)
+    form.get_by_label("Password").fill(password)
+    form.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Courses", exact=True)).to_be_visible()
+    expect(page.locator("#whoami-text")).to_contain_text(email)
+
+
+def failure_report(page, tmp_path: Path, name: str = "failure") -> None:
+    """What the browser showed, and what the server said, at the moment a test went wrong."""
+    shot = tmp_path / f"{name}.png"
+    page.screenshot(path=str(shot), full_page=True)
+    log = (tmp_path / "server.log").read_text(errors="replace")[-3000:]
+    print(f"screenshot: {shot}\nserver log (tail):\n{log}")
+
+
+def generate_quiz(page, count: int = 3, difficulty: str | None = None):
+    """Open the course's Quiz, generate `count` questions and return them (a locator, checked)."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("link", name="Quiz").click()
+    page.get_by_label("Questions").fill(str(count))
+    if difficulty:
+        page.get_by_label("Difficulty").select_option(difficulty)
+    page.get_by_role("button", name="Generate quiz").click()
+    page.wait_for_selector("#quiz-questions > li, #quiz-error:not([hidden])", timeout=60_000)
+    expect(page.locator("#quiz-error")).to_be_hidden()
+    questions = page.locator("#quiz-questions > li")
+    expect(questions).to_have_count(count)
+    return questions
