@@ -97,10 +97,10 @@ def _course(w: World) -> int:
     from profai.db import accounts_repo, courses_repo
     from profai.domain import CourseDraft
 
+    student = accounts.principal_for(w.ids["ctx"], _email(w, "student_enrolled"))
     with session_scope(w.ids["ctx"].sessions) as session:
         course = courses_repo.replace_for_job(session, job_id=None, draft=CourseDraft("Spare"), generator="x",
                                               collection=None, source_files=[], owner_id=w.ids["owner_id"])
-        student = accounts.principal_for(w.ids["ctx"], _email(w, "student_enrolled"))
         accounts_repo.enroll(session, course.id, student.user_id)
         return course.id
 

@@ -128,16 +128,16 @@ def test_status_reads_see_commits_at_once_and_survive_a_dropped_connection(sessi
 
     reads = make_engine(db_url, hot_reads=True)
     job_id = _new(sessions)
-    assert fetch_one(reads, jobs_repo.status_query(job_id)).status == jobs_repo.PENDING
+    assert fetch_one(reads, jobs_repo.STATUS_QUERY, jobs_repo.status_params(job_id)).status == jobs_repo.PENDING
     with session_scope(sessions) as s:
         assert jobs_repo.claim(s, job_id, "w1", 30)
-    row = fetch_one(reads, jobs_repo.status_query(job_id))
+    row = fetch_one(reads, jobs_repo.STATUS_QUERY, jobs_repo.status_params(job_id))
     assert (row.id, row.status, row.attempts) == (job_id, jobs_repo.PROCESSING, 1)
-    assert fetch_one(reads, jobs_repo.status_query("no-such-job")) is None
+    assert fetch_one(reads, jobs_repo.STATUS_QUERY, jobs_repo.status_params("no-such-job")) is None
     if db_url.startswith("postgresql"):
         with reads.connect() as conn:
             pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
         with sessions() as s:  # the server ends the pooled connection, as a restart would
             assert s.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
-        assert fetch_one(reads, jobs_repo.status_query(job_id)).status == jobs_repo.PROCESSING
+        assert fetch_one(reads, jobs_repo.STATUS_QUERY, jobs_repo.status_params(job_id)).status == jobs_repo.PROCESSING
     reads.dispose()

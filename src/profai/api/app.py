@@ -153,7 +153,7 @@ def create_app(settings: Settings | None = None, ctx: Container | None = None, *
                   description="Turns teaching material into courses.")
     errors.install(app)
     limits.install(app, s)
-    for module in (health, accounts, courses, classes, jobs, datasets, chat, quizzes, audio, web):
+    for module in (jobs, health, accounts, courses, classes, datasets, chat, quizzes, audio, web):  # polls first
         app.include_router(module.router)
     app.add_middleware(RequestGuard, allowed_hosts=s.allowed_hosts, session_cookie=SESSION_COOKIE)
 

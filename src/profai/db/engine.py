@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, Row
@@ -38,20 +39,20 @@ def make_engine(url: str, *, hot_reads: bool = False) -> Engine:
                          **options)
 
 
-def fetch_one(engine: Engine, statement: Select) -> Row | None:
+def fetch_one(engine: Engine, statement: Select, params: dict[str, Any] | None = None) -> Row | None:
     """The first row of a read on a hot-reads engine; a connection that a database restart
     dropped fails once, invalidates the pool, and the retry gets a fresh one."""
     try:
-        return _first(engine, statement)
+        return _first(engine, statement, params)
     except DBAPIError as exc:
         if not exc.connection_invalidated:
             raise
-    return _first(engine, statement)
+    return _first(engine, statement, params)
 
 
-def _first(engine: Engine, statement: Select) -> Row | None:
+def _first(engine: Engine, statement: Select, params: dict[str, Any] | None) -> Row | None:
     with engine.connect() as conn:
-        return conn.execute(statement).first()
+        return conn.execute(statement, params).first()
 
 
 def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:

@@ -33,7 +33,7 @@ def get_job(ctx: HasSessions, who: Principal, job_id: str) -> Job:
 
 def job_status(ctx: HasReads, who: Principal, job_id: str) -> Row[Any]:
     """What pollers see, by the cheapest read there is: one autocommit statement."""
-    row = fetch_one(ctx.reads, jobs_repo.status_query(job_id))
+    row = fetch_one(ctx.reads, jobs_repo.STATUS_QUERY, jobs_repo.status_params(job_id))
     if row is None or not access.owns(who, row.owner_id):
         raise NotFound(f"Job {job_id} not found", code="job_not_found")
     return row
