@@ -243,6 +243,30 @@ def _address(host: str) -> str:
     return str(ipaddress.IPv6Network((address, 64), strict=False))
 
 
+_Headers = tuple[bytes | None, bytes | None, list[bytes], bytes | None, bytes | None, bytes | None]
+
+
+def _headers(scope: Scope) -> _Headers:
+    """(authorization, x-api-key, cookies, content-type, content-length, transfer-encoding), in one
+    pass over the raw headers (no Headers object: this runs on every request)."""
+    auth = api_key = content_type = length = chunked = None
+    cookies: list[bytes] = []
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            auth = value
+        elif name == b"x-api-key":
+            api_key = value
+        elif name == b"cookie":
+            cookies.append(value)
+        elif name == b"content-type":
+            content_type = value
+        elif name == b"content-length":
+            length = value
+        elif name == b"transfer-encoding":
+            chunked = value
+    return auth, api_key, cookies, content_type, length, chunked
+
+
 class RequestLimits:
     """The middleware; `install(app, settings)` adds it with the settings' values.
 
@@ -275,22 +299,7 @@ class RequestLimits:
             await self.app(scope, receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        auth = api_key = content_type = length = chunked = None
-        cookies: list[bytes] = []
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                auth = value
-            elif name == b"x-api-key":
-                api_key = value
-            elif name == b"cookie":
-                cookies.append(value)
-            elif name == b"content-type":
-                content_type = value
-            elif name == b"content-length":
-                length = value
-            elif name == b"transfer-encoding":
-                chunked = value
-
+        auth, api_key, cookies, content_type, length, chunked = _headers(scope)
         if self._local is not None or self._redis is not None:
             wait = await self._take(scope, auth, api_key, cookies)
             if wait:
@@ -318,15 +327,7 @@ class RequestLimits:
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A WebSocket handshake counts as one request of its identity."""
         if self._local is not None or self._redis is not None:
-            auth = api_key = None
-            cookies: list[bytes] = []
-            for name, value in scope["headers"]:
-                if name == b"authorization":
-                    auth = value
-                elif name == b"x-api-key":
-                    api_key = value
-                elif name == b"cookie":
-                    cookies.append(value)
+            auth, api_key, cookies, *_ = _headers(scope)
             wait = await self._take(scope, auth, api_key, cookies)
             if wait:
                 message = await receive()  # websocket.connect: answer it with the refusal
