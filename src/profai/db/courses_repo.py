@@ -52,12 +52,6 @@ def get(session: Session, course_id: int) -> Course | None:
     )
 
 
-def collection_of(session: Session, course_id: int) -> tuple[bool, str | None]:
-    """(exists, vector collection) of a course, without loading its modules and lessons."""
-    row = session.execute(select(Course.collection).where(Course.id == course_id)).first()
-    return (row is not None, row[0] if row else None)
-
-
 def by_job(session: Session, job_id: str) -> Course | None:
     return session.scalar(select(Course).where(Course.job_id == job_id))
 

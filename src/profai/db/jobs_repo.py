@@ -44,12 +44,6 @@ def get(session: Session, job_id: str) -> Job | None:
     return session.get(Job, job_id, populate_existing=True)
 
 
-def owner_of(session: Session, job_id: str) -> tuple[bool, int | None]:
-    """(exists, owner id) of a job, for access checks before a status read."""
-    row = session.execute(select(Job.owner_id).where(Job.id == job_id)).first()
-    return (row is not None, row[0] if row else None)
-
-
 def active_count(session: Session, owner_id: int) -> int:
     """A user's unfinished jobs (parts not counted)."""
     q = select(func.count()).where(Job.owner_id == owner_id, Job.parent_id.is_(None),

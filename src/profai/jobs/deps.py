@@ -36,26 +36,40 @@ class Runner(Protocol):
         ...
 
 
-class JobDeps(Protocol):
-    """Stores, compute and the runner that job kinds and runners use."""
+# One protocol per capability of the wiring; job kinds and services name the ones they use
+# (services/deps.py adds those only services need).
 
+
+class HasSettings(Protocol):
     @property
     def settings(self) -> Settings: ...
 
+
+class HasSessions(Protocol):
     @property
     def sessions(self) -> sessionmaker[Session]: ...
 
+
+class HasBlobs(Protocol):
     @property
     def blobs(self) -> LocalBlobStore: ...
 
+
+class HasVectors(Protocol):
     @property
     def vectors(self) -> VectorStore: ...
+
+
+class HasRunner(Protocol):
+    @property
+    def runner(self) -> Runner | None: ...
+
+
+class JobDeps(HasSettings, HasSessions, HasBlobs, HasVectors, HasRunner, Protocol):
+    """Stores, compute and the runner that job kinds and runners use."""
 
     @property
     def compute(self) -> ComputePool: ...
 
     @property
     def passage_embedder(self) -> BatchEmbedder: ...
-
-    @property
-    def runner(self) -> Runner | None: ...

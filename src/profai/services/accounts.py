@@ -295,21 +295,15 @@ def identify(ctx: AccountsDeps, *, session_token: str | None = None, api_key: st
     return None
 
 
-def identify_fresh(ctx: AccountsDeps, kind: str, token: str) -> Principal | None:
-    """The database's answer, without the cache (sign-in checks, tests)."""
-    if len(token) > 200:
-        return None
-    with session_scope(ctx.sessions) as session:
-        if kind == "key":
-            user = accounts_repo.user_of_key(session, digest(token))
-        else:
-            user = accounts_repo.user_of_session(session, digest(token))
-        return principal_of(user, kind) if user is not None else None
-
-
 def _check(ctx: AccountsDeps, kind: str, token: str) -> Principal | None:
+    """The database's answer for a key or session token, remembered for the next requests."""
     key = (kind, digest(token))
-    principal = identify_fresh(ctx, kind, token)
+    principal = None
+    if len(token) <= 200:  # longer than any token we issue: no query for it
+        with session_scope(ctx.sessions) as session:
+            find = accounts_repo.user_of_key if kind == "key" else accounts_repo.user_of_session
+            user = find(session, key[1])
+            principal = principal_of(user, kind) if user is not None else None
     ttl = ctx.settings.identity_cache_seconds
     if ttl:
         IDENTITIES.put(key, principal, ttl)

@@ -1,32 +1,22 @@
-"""What services use of the wiring, one protocol per capability; each service names the ones it
-needs (`class ChatDeps(HasSessions, HasRetriever, HasGenerator, Protocol)`), so its signature
-says what it touches and a test can hand it just that. wiring.Container has them all."""
+"""What services use of the wiring, one protocol per capability (those jobs use too come from
+jobs/deps.py, re-exported here); each service names the ones it needs (`class ChatDeps(HasSessions,
+HasRetriever, HasGenerator, Protocol)`), so its signature says what it touches and a test can hand
+it just that. wiring.Container has them all."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
-from profai.jobs.deps import Runner
+from profai.jobs.deps import HasBlobs, HasRunner, HasSessions, HasSettings, HasVectors
 from profai.providers.embedder import Embedder
 from profai.providers.generator import CourseGenerator
 from profai.retrieval.hybrid import HybridRetriever
-from profai.settings import Settings
 from profai.stores.audio_cache import AudioCache
-from profai.stores.blobs import LocalBlobStore
-from profai.stores.vectors import VectorStore
 
-
-class HasSettings(Protocol):
-    @property
-    def settings(self) -> Settings: ...
-
-
-class HasSessions(Protocol):
-    @property
-    def sessions(self) -> sessionmaker[Session]: ...
+__all__ = ["HasBlobs", "HasEmbedder", "HasGenerator", "HasReads", "HasRetriever", "HasRunner", "HasSessions",
+           "HasSettings", "HasSpeech", "HasVectors", "submit"]
 
 
 class HasReads(Protocol):
@@ -34,21 +24,6 @@ class HasReads(Protocol):
     def reads(self) -> Engine:
         """Autocommit engine for single-statement status reads."""
         ...
-
-
-class HasBlobs(Protocol):
-    @property
-    def blobs(self) -> LocalBlobStore: ...
-
-
-class HasVectors(Protocol):
-    @property
-    def vectors(self) -> VectorStore: ...
-
-
-class HasRunner(Protocol):
-    @property
-    def runner(self) -> Runner | None: ...
 
 
 class HasEmbedder(Protocol):

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from profai.db import courses_repo, quizzes_repo
 from profai.db.engine import session_scope
-from profai.db.models import Quiz, QuizAttempt
+from profai.db.models import Course, Quiz, QuizAttempt
 from profai.domain import Principal
 from profai.errors import Conflict, InvalidInput, NotFound
 from profai.providers.generator.quiz import DIFFICULTIES, QuizLesson
@@ -68,15 +68,16 @@ def create_quiz(
 def get_quiz(ctx: QuizDeps, who: Principal, quiz_id: str) -> Quiz:
     """The quiz, if `who` may read its course."""
     with session_scope(ctx.sessions) as session:
-        quiz = quizzes_repo.get(session, quiz_id)
-        if quiz is None or not _readable(session, who, quiz.course_id):
-            raise NotFound(f"Quiz {quiz_id} not found", code="quiz_not_found")
-    return quiz
+        return _quiz_for(session, who, quiz_id)[0]
 
 
-def _readable(session: Session, who: Principal, course_id: int) -> bool:
-    course = courses_repo.head(session, course_id)
-    return course is not None and access.can_read(session, who, course)
+def _quiz_for(session: Session, who: Principal, quiz_id: str, *, lock: bool = False) -> tuple[Quiz, Course]:
+    """The quiz and its course (row only) if `who` may read the course; else 404 as if there were none."""
+    quiz = quizzes_repo.get(session, quiz_id, lock=lock)
+    course = courses_repo.head(session, quiz.course_id) if quiz is not None else None
+    if quiz is None or course is None or not access.can_read(session, who, course):
+        raise NotFound(f"Quiz {quiz_id} not found", code="quiz_not_found")
+    return quiz, course
 
 
 def for_student(quiz: Quiz) -> list[dict[str, Any]]:
@@ -91,9 +92,7 @@ def submit_attempt(ctx: QuizDeps, who: Principal, quiz_id: str, answers: Any, st
         raise InvalidInput("answers must map each question id to the index of the chosen option",
                            code="missing_answers")
     with session_scope(ctx.sessions) as session:
-        quiz = quizzes_repo.get(session, quiz_id, lock=True)
-        if quiz is None or not _readable(session, who, quiz.course_id):
-            raise NotFound(f"Quiz {quiz_id} not found", code="quiz_not_found")
+        quiz = _quiz_for(session, who, quiz_id, lock=True)[0]
         by_id = {q["id"]: q for q in quiz.questions}
         unknown = sorted(set(answers) - set(by_id))
         if unknown:
@@ -121,11 +120,9 @@ def submit_attempt(ctx: QuizDeps, who: Principal, quiz_id: str, answers: Any, st
 
 def list_attempts(ctx: QuizDeps, who: Principal, quiz_id: str) -> list[QuizAttempt]:
     """Every attempt for the course's teacher and admins; a student's own for a student."""
-    quiz = get_quiz(ctx, who, quiz_id)
     with session_scope(ctx.sessions) as session:
-        course = courses_repo.head(session, quiz.course_id)
-        everyone = course is not None and access.manages(who, course)
-        return quizzes_repo.attempts(session, quiz_id, None if everyone else who.user_id or -1)
+        course = _quiz_for(session, who, quiz_id)[1]
+        return quizzes_repo.attempts(session, quiz_id, None if access.manages(who, course) else who.user_id or -1)
 
 
 def class_results(ctx: QuizDeps, who: Principal, course_id: int) -> list[tuple[Quiz, list[QuizAttempt]]]:
