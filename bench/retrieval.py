@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import R_MANUALS, save  # noqa: E402
 
 from profai.domain import Passage
-from profai.ingest.chunking import chunk_document  # noqa: E402
 from profai.ingest.pdf import read_pdf  # noqa: E402
+from profai.pipelines.heavy import passages  # noqa: E402
 from profai.providers.embedder import OnnxMiniLM  # noqa: E402
 from profai.providers.generator.answer import answer_question  # noqa: E402
 from profai.retrieval.hybrid import CANDIDATES, KEYWORD_WEIGHT, RRF_K, HybridRetriever  # noqa: E402
@@ -73,7 +73,7 @@ def main(pdf: Path = R_MANUALS / "R-intro.pdf") -> None:
     spec = json.loads(QUESTIONS.read_text())
     questions = spec["questions"]
     doc = read_pdf(pdf, pdf.name)
-    chunks = chunk_document(doc)
+    chunks = passages(doc)  # cut as courses are
     embedder = OnnxMiniLM(threads=2)
     with tempfile.TemporaryDirectory() as tmp:
         store = ChromaVectorStore.embedded(Path(tmp) / "chroma")
@@ -98,7 +98,7 @@ def main(pdf: Path = R_MANUALS / "R-intro.pdf") -> None:
         sweep = []
         for candidates in (10, 20, CANDIDATES, 50):
             for k in (30, RRF_K):
-                for weight in (0.5, KEYWORD_WEIGHT):
+                for weight in (0.25, 0.5, KEYWORD_WEIGHT):
                     tuned = HybridRetriever(store, embed_query, candidates=candidates, rrf_k=k, keyword_weight=weight)
                     result = evaluate(tuned, questions, "hybrid")
                     sweep.append({"candidates": candidates, "rrf_k": k, "keyword_weight": weight,

@@ -112,10 +112,10 @@ def r_intro():
 def r_intro_store(tmp_path_factory, r_intro, minilm):
     """R-intro's chapters 2-5, chunked and embedded as a course is, in collection R_INTRO_COURSE.
     Tests may add collections of their own but leave this one as it is."""
-    from profai.ingest.chunking import chunk_document
+    from profai.pipelines.heavy import passages
     from profai.stores.vectors import ChromaVectorStore
     from support import R_INTRO_COURSE, upsert_chunks
 
     store = ChromaVectorStore.embedded(tmp_path_factory.mktemp("r-intro-chroma"))
-    upsert_chunks(store, R_INTRO_COURSE, chunk_document(r_intro), minilm)
+    upsert_chunks(store, R_INTRO_COURSE, passages(r_intro), minilm)
     return store

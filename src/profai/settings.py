@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     # Providers
     embedder: Literal["local", "openai"] = Field("local", alias="EMBEDDER")
     embedding_threads: int = Field(1, alias="EMBEDDING_THREADS", ge=1)
+    # Where the local model runs: auto picks OpenVINO when installed (else ONNX Runtime) and bf16
+    # where the CPU computes in it (AVX512_BF16, AMX); either can be forced (bench/embedders.py).
+    embedding_runtime: Literal["auto", "openvino", "onnxruntime"] = Field("auto", alias="EMBEDDING_RUNTIME")
+    embedding_precision: Literal["auto", "f32", "bf16"] = Field("auto", alias="EMBEDDING_PRECISION")
     embedding_model: str = Field("text-embedding-3-small", alias="EMBEDDING_MODEL")
     embedding_base_url: str = Field("https://api.openai.com/v1", alias="EMBEDDING_BASE_URL")
     openai_api_key: str | None = Field(None, alias="OPENAI_API_KEY")

@@ -21,7 +21,7 @@ def _doc(*pages: str) -> PdfDocument:
 
 
 def test_chunks_respect_word_limit_and_keep_whole_sentences(doc):
-    chunks = chunk_document(doc, max_words=60, overlap_words=15)
+    chunks = chunk_document(doc, max_size=60, overlap=15)
     assert len(chunks) > 6
     all_sentences = {s for page in doc.pages for s in split_sentences(page.text)}
     for chunk in chunks:
@@ -34,7 +34,7 @@ def test_chunks_respect_word_limit_and_keep_whole_sentences(doc):
 
 
 def test_every_sentence_is_covered_and_consecutive_chunks_overlap(doc):
-    chunks = chunk_document(doc, max_words=60, overlap_words=20)
+    chunks = chunk_document(doc, max_size=60, overlap=20)
     joined = " ".join(c.text for c in chunks)
     for page in doc.pages:
         for sentence in split_sentences(page.text):
@@ -48,7 +48,7 @@ def test_every_sentence_is_covered_and_consecutive_chunks_overlap(doc):
 
 def test_overlong_sentence_is_split_at_word_boundaries():
     long_sentence = " ".join(f"word{i}" for i in range(250)) + "."
-    chunks = chunk_document(_doc(long_sentence + " Short tail sentence here."), max_words=100, overlap_words=10)
+    chunks = chunk_document(_doc(long_sentence + " Short tail sentence here."), max_size=100, overlap=10)
     assert all(len(c.text.split()) <= 100 for c in chunks)
     assert " ".join(c.text for c in chunks).count("word249.") >= 1
     assert chunks[0].text.split()[0] == "word0"
@@ -57,9 +57,9 @@ def test_overlong_sentence_is_split_at_word_boundaries():
 def test_page_provenance():
     first = " ".join(["Alpha beta gamma delta."] * 10)  # 40 words on page 1
     second = " ".join(["Epsilon zeta eta theta."] * 10)  # 40 words on page 2
-    chunks = chunk_document(_doc(first, "", second), max_words=60, overlap_words=0)
+    chunks = chunk_document(_doc(first, "", second), max_size=60, overlap=0)
     assert [(c.page_start, c.page_end) for c in chunks] == [(1, 3), (3, 3)]
-    only = chunk_document(_doc(first), max_words=60)
+    only = chunk_document(_doc(first), max_size=60)
     assert [(c.page_start, c.page_end) for c in only] == [(1, 1)]
 
 

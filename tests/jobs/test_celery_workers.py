@@ -60,6 +60,11 @@ def _assert_one_course_and_exact_vectors(base: str, chroma_url: str, results: di
     courses = admin_http.get(f"{base}/api/courses?limit=500").json()
     assert courses["total"] == len(results)
     assert {c["course_id"] for c in courses["courses"]} == {r["result"]["course_id"] for r in results.values()}
+    assert all(c["search_ready"] for c in courses["courses"])  # course first, then its index, on Celery too
+    for body in results.values():
+        seconds = body["result"]["seconds"]
+        # A rerun finds its course saved: only the first attempt times how soon it was readable.
+        assert body["result"]["search_ready"] and seconds.get("readable", 0) < seconds["searchable"]
     for job_id, body in results.items():
         assert store.count(course_collection(job_id)) == body["result"]["passages"]
 
@@ -99,7 +104,7 @@ def test_whole_worker_killed_then_replaced(cluster, sessions, tmp_path):
     api = cluster.server()
     pdf = make_pdf(tmp_path / "bio.pdf", repeat=12)
     jobs = [upload(api, pdf, f"Course {n}") for n in range(3)]
-    wait_status(api, jobs[0], lambda b: b["status"] == "processing" and b["progress"] >= 16, timeout=90)
+    wait_status(api, jobs[0], lambda b: b["status"] == "processing" and b["step"] == "indexing", timeout=90)
     kill_group(first, signal.SIGKILL)
     cluster.worker(concurrency=2)
     results = {j: poll_job(api, j, timeout=90) for j in jobs}

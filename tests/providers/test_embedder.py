@@ -1,11 +1,14 @@
 """Tests for the offline ONNX MiniLM embedder, run on the real model."""
 
+import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from profai.providers.embedder import OnnxMiniLM, batched
+from profai.providers.minilm_runtimes import choose, cpu_flags
 
 
 @pytest.fixture(scope="module")
@@ -68,5 +71,29 @@ def test_empty_input_returns_empty_list(embedder):
 def test_pickles_before_and_after_load(embedder):
     embedder.embed(["warm up"])
     copy = pickle.loads(pickle.dumps(embedder))
-    assert copy.batch_size == 4 and copy._session is None
+    assert copy.batch_size == 4 and copy._model is None
     assert cos(copy.embed(["same text"])[0], embedder.embed(["same text"])[0]) > 0.9999
+
+
+REFERENCE = Path(__file__).parents[1] / "data" / "minilm_reference.json"
+
+
+@pytest.mark.parametrize("runtime,precision", [("onnxruntime", "f32"), ("openvino", "f32"), ("openvino", "bf16")])
+def test_every_runtime_matches_the_fp32_reference_on_real_passages(runtime, precision):
+    """Passages of two R manuals (whole-window ones among them) and queries, against the vectors
+    sentence-transformers computes in fp32 on torch (tests/data/make_minilm_reference.py)."""
+    if precision == "bf16" and not cpu_flags() & {"avx512_bf16", "amx_bf16"}:
+        pytest.skip("this CPU does not compute in bf16")
+    data = json.loads(REFERENCE.read_text())
+    embedder = OnnxMiniLM(threads=1, runtime=runtime, precision=precision)
+    assert embedder.runs_on == f"{runtime}/{precision}"
+    vectors = embedder.embed(data["texts"])
+    assert min(cos(a, b) for a, b in zip(vectors, data["vectors"], strict=True)) >= 0.99
+
+
+def test_auto_picks_openvino_and_the_cpus_precision():
+    runtime, precision = choose("auto", "auto")
+    assert runtime == "openvino"  # installed with ProfAI
+    assert precision == ("bf16" if cpu_flags() & {"avx512_bf16", "amx_bf16"} else "f32")
+    assert choose("onnxruntime", "bf16") == ("onnxruntime", "f32")  # it runs the int8 graph as it is
+    assert choose("openvino", "f32") == ("openvino", "f32")

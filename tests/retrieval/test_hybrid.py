@@ -3,7 +3,7 @@
 import pytest
 
 from profai.domain import PdfDocument
-from profai.retrieval.hybrid import RRF_K, HybridRetriever, rrf
+from profai.retrieval.hybrid import KEYWORD_WEIGHT, RRF_K, HybridRetriever, rrf
 from support import R_INTRO_COURSE
 
 
@@ -66,7 +66,7 @@ def test_hybrid_is_the_rrf_of_both_rankings(retriever):
     depth = retriever.candidates
     vector = [p.id for p in retriever.search(R_INTRO_COURSE, query, top_k=depth, mode="vector")]
     keyword = [p.id for p in retriever.search(R_INTRO_COURSE, query, top_k=depth, mode="keyword")]
-    expected = rrf([vector, keyword], k=RRF_K)[:5]
+    expected = rrf([vector, keyword], k=RRF_K, weights=[1.0, KEYWORD_WEIGHT])[:5]
     hybrid = retriever.search(R_INTRO_COURSE, query, top_k=5)
     assert [p.id for p in hybrid] == [i for i, _ in expected]
     assert [p.score for p in hybrid] == pytest.approx([s for _, s in expected])

@@ -5,10 +5,10 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from profai.db.models import Course, Enrollment, Lesson, Module
+from profai.db.models import Course, Enrollment, Lesson, Module, utcnow
 from profai.domain import CourseDraft
 
 
@@ -17,7 +17,9 @@ def replace_for_job(
     collection: str | None, source_files: list[dict[str, Any]], import_key: str | None = None,
     owner_id: int | None = None,
 ) -> Course:
-    """Save the course a job built; a rerun of the same job replaces it instead of duplicating."""
+    """Save the course a job built; a rerun of the same job replaces it instead of duplicating.
+    A course with a vector collection is searchable once `mark_indexed`; one without has nothing
+    to index."""
     existing = None
     if job_id is not None:
         existing = session.scalar(select(Course).where(Course.job_id == job_id))
@@ -27,7 +29,8 @@ def replace_for_job(
         session.flush()
     course = Course(job_id=job_id, title=draft.title, generator=generator, collection=collection,
                     source_files=source_files, import_key=import_key, owner_id=owner_id,
-                    join_code=new_join_code() if owner_id is not None else None)
+                    join_code=new_join_code() if owner_id is not None else None,
+                    indexed_at=None if collection else utcnow())
     session.add(course)
     session.flush()
     for m_pos, module_draft in enumerate(draft.modules):
@@ -43,6 +46,10 @@ def replace_for_job(
             ))
     session.flush()
     return course
+
+
+def mark_indexed(session: Session, course_id: int) -> None:
+    session.execute(update(Course).where(Course.id == course_id).values(indexed_at=utcnow()))
 
 
 def get(session: Session, course_id: int) -> Course | None:

@@ -62,7 +62,8 @@ def kind_of(session: Session, job_id: str) -> str | None:
 
 
 # What a status read shows; selected by name so the row reads like a Job.
-STATUS_COLUMNS = (Job.id, Job.kind, Job.status, Job.progress, Job.message, Job.created_at, Job.started_at,
+STATUS_COLUMNS = (Job.id, Job.kind, Job.status, Job.progress, Job.message, Job.step, Job.step_progress,
+                  Job.created_at, Job.started_at,
                   Job.completed_at, Job.updated_at, Job.attempts, Job.result, Job.error, Job.error_code,
                   Job.owner_id)
 
@@ -85,7 +86,7 @@ def claim(session: Session, job_id: str, owner: str, lease_seconds: float) -> bo
         .values(
             status=PROCESSING, lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds),
             heartbeat_at=now, attempts=Job.attempts + 1, started_at=func.coalesce(Job.started_at, now),
-            message="Started", updated_at=now,
+            message="Started", step=None, step_progress=None, updated_at=now,
         )
     )
     return _changed(res) == 1
@@ -113,14 +114,24 @@ def heartbeat(session: Session, job_id: str, owner: str, lease_seconds: float) -
     return _changed(res) == 1
 
 
-def report(session: Session, job_id: str, owner: str, progress: int, message: str) -> bool:
-    """Record progress (never lower than before) and a message; False if the lease is gone."""
+def report(session: Session, job_id: str, owner: str, progress: int, message: str,
+           step: tuple[str, int] | None = None) -> bool:
+    """Record progress (never lower than before), a message and the step under way with its own
+    progress; False if the lease is gone."""
     values: dict[str, Any] = {
         "progress": case((Job.progress < progress, progress), else_=Job.progress),
         "message": message,
         "updated_at": utcnow(),
     }
+    if step is not None:
+        values["step"], values["step_progress"] = step
     res = session.execute(update(Job).where(*_owned(job_id, owner)).values(**values))
+    return _changed(res) == 1
+
+
+def publish(session: Session, job_id: str, owner: str, result: dict[str, Any]) -> bool:
+    """Show a running job's result so far (a course readable while it is indexed)."""
+    res = session.execute(update(Job).where(*_owned(job_id, owner)).values(result=result, updated_at=utcnow()))
     return _changed(res) == 1
 
 
@@ -134,7 +145,7 @@ def finish(
     values: dict[str, Any] = {
         "status": status, "result": result, "error": error, "error_code": error_code,
         "message": message, "completed_at": now, "updated_at": now,
-        "lease_owner": None, "lease_expires_at": None,
+        "lease_owner": None, "lease_expires_at": None, "step": None, "step_progress": None,
     }
     if status == COMPLETED:
         values["progress"] = 100

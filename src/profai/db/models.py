@@ -47,6 +47,9 @@ class Job(Base):
     status: Mapped[str] = mapped_column(String(32), index=True)
     progress: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str] = mapped_column(Text, default="")
+    # The step under way ("indexing" once a course is readable) and how far it is, 0-100.
+    step: Mapped[str | None] = mapped_column(String(32), default=None)
+    step_progress: Mapped[int | None] = mapped_column(Integer, default=None)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     result: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
@@ -82,6 +85,8 @@ class Course(Base):
     collection: Mapped[str | None] = mapped_column(String(128), default=None)
     source_files: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When its passages were all in the vector store: chat waits for this, reading does not.
+    indexed_at: Mapped[datetime | None] = mapped_column(default=None)
     # The teacher whose course it is (None: from before accounts, seen by admins only).
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True,
                                                  default=None)

@@ -27,22 +27,31 @@ class Chunk:
                 "position": self.position}
 
 
+# The size of each text in the embedding model's units (its tokens); passages are cut to fit its
+# window, beyond which a model ignores the tail. Words stand in where no model is at hand.
+Measure = Callable[[list[str]], list[int]]
+
+
+def words(texts: list[str]) -> list[int]:
+    return [len(t.split()) for t in texts]
+
+
 @dataclass(frozen=True)
 class _Sentence:
     text: str
     page: int
     paragraph: int  # global paragraph index, so chunks can keep paragraph breaks
-    words: int
+    size: int
 
 
-def chunk_document(doc: PdfDocument, max_words: int = 160, overlap_words: int = 30,
-                   on_page: Callable[[], None] = lambda: None) -> list[Chunk]:
-    """Pack whole sentences into chunks of at most `max_words`, overlapping by up to `overlap_words`;
-    `on_page()` after each page is split into sentences (progress, for a watcher)."""
-    if max_words < 1:
-        raise ValueError("max_words must be positive")
-    overlap_words = max(0, min(overlap_words, max_words // 2))
-    groups = _pack(_sentences(doc, max_words, on_page), max_words, overlap_words)
+def chunk_document(doc: PdfDocument, max_size: int = 160, overlap: int = 30,
+                   on_page: Callable[[], None] = lambda: None, measure: Measure = words) -> list[Chunk]:
+    """Pack whole sentences into chunks of at most `max_size` (by `measure`), overlapping by up to
+    `overlap`; `on_page()` after each page is split into sentences (progress, for a watcher)."""
+    if max_size < 1:
+        raise ValueError("max_size must be positive")
+    overlap = max(0, min(overlap, max_size // 2))
+    groups = _pack(_sentences(doc, max_size, on_page, measure), max_size, overlap)
     chunks = []
     for position, group in enumerate(groups):
         text = _render(group)
@@ -60,53 +69,74 @@ def chunk_document(doc: PdfDocument, max_words: int = 160, overlap_words: int = 
     return chunks
 
 
-def _sentences(doc: PdfDocument, max_words: int, on_page: Callable[[], None]) -> list[_Sentence]:
-    """All sentences in reading order; a sentence longer than `max_words` is cut into pieces."""
-    out: list[_Sentence] = []
+def _sentences(doc: PdfDocument, max_size: int, on_page: Callable[[], None], measure: Measure) -> list[_Sentence]:
+    """All sentences in reading order, measured in one batch; one larger than `max_size` is cut
+    into pieces at word boundaries."""
+    found: list[tuple[str, int, int]] = []
     paragraph = 0
     for page in doc.pages:
         on_page()
         for block in page.text.split("\n\n"):
-            for sentence in split_sentences(block):
-                tokens = sentence.split()
-                # Only an over-long sentence is split, and then at word boundaries.
-                for start in range(0, len(tokens), max_words):
-                    piece = tokens[start : start + max_words]
-                    out.append(_Sentence(" ".join(piece), page.number, paragraph, len(piece)))
+            found += [(sentence, page.number, paragraph) for sentence in split_sentences(block)]
             paragraph += 1
+    out: list[_Sentence] = []
+    for (text, page_number, par), size in zip(found, measure([t for t, _, _ in found]), strict=True):
+        if size <= max_size:
+            out.append(_Sentence(text, page_number, par, size))
+        else:
+            out += [_Sentence(piece, page_number, par, n) for piece, n in _cut(text, max_size, measure)]
     return out
 
 
-def _pack(sentences: list[_Sentence], max_words: int, overlap_words: int) -> list[list[_Sentence]]:
+def _cut(sentence: str, max_size: int, measure: Measure) -> list[tuple[str, int]]:
+    """An over-long sentence in pieces of whole words, each at most `max_size` (a word larger than
+    that on its own is a piece by itself; the model truncates it). Pieces' sizes add up: the
+    model's tokenizer splits at whitespace first."""
+    tokens = sentence.split()
+    pieces: list[tuple[str, int]] = []
+    piece: list[str] = []
+    size = 0
+    for word, n in zip(tokens, measure(tokens), strict=True):
+        if piece and size + n > max_size:
+            pieces.append((" ".join(piece), size))
+            piece, size = [], 0
+        piece.append(word)
+        size += n
+    if piece:
+        pieces.append((" ".join(piece), size))
+    return pieces
+
+
+def _pack(sentences: list[_Sentence], max_size: int, overlap: int) -> list[list[_Sentence]]:
     groups: list[list[_Sentence]] = []
     current: list[_Sentence] = []
     size = 0
     fresh = 0  # sentences in `current` not already emitted in the previous chunk
     for sentence in sentences:
-        if current and size + sentence.words > max_words:
+        if current and size + sentence.size > max_size:
             groups.append(current)
-            current = _tail(current, overlap_words)
-            size = sum(s.words for s in current)
-            if size + sentence.words > max_words:
+            current = _tail(current, overlap)
+            size = sum(s.size for s in current)
+            if size + sentence.size > max_size:
                 current, size = [], 0
             fresh = 0
         current.append(sentence)
-        size += sentence.words
+        size += sentence.size
         fresh += 1
     if current and fresh:
         groups.append(current)
     return groups
 
 
-def _tail(group: list[_Sentence], overlap_words: int) -> list[_Sentence]:
-    """The last whole sentences of `group` that fit in `overlap_words`."""
+def _tail(group: list[_Sentence], overlap: int) -> list[_Sentence]:
+    """The last whole sentences of `group` that fit in `overlap`."""
     tail: list[_Sentence] = []
     size = 0
     for sentence in reversed(group):
-        if size + sentence.words > overlap_words:
+        if size + sentence.size > overlap:
             break
         tail.insert(0, sentence)
-        size += sentence.words
+        size += sentence.size
     # Overlap is for context only; a chunk that is all overlap would add nothing.
     return tail if len(tail) < len(group) else []
 

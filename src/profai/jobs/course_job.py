@@ -1,31 +1,61 @@
-"""The course job: runs pdf_to_course on the uploaded PDFs and saves the course in the same
-transaction that confirms the job is still ours. The course row is keyed by the job id, so a
-rerun replaces it."""
+"""The course job: course first, then its index. It drafts the course from the uploaded PDFs and
+saves it at once (in the transaction that confirms the job is still ours), so lessons, quizzes
+and audio work while the passages are embedded for chat; the job completes when the index is
+complete. The course row is keyed by the job id: a rerun after a crash or a lost lease keeps the
+saved course (its id, and what students did with it) and finishes its index."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from profai.db import courses_repo
+from profai.db import courses_repo, jobs_repo
 from profai.db.engine import session_scope
+from profai.db.models import Course
 from profai.jobs.deps import JobDeps
 from profai.jobs.handle import JobHandle
 from profai.jobs.registry import JobKind, register
-from profai.pipelines.pdf_to_course import PdfFile, build_course, course_collection
+from profai.pipelines.pdf_to_course import DraftedCourse, PdfFile, course_collection, draft_course, index_passages
+from profai.pipelines.progress import Stage
 
 KIND = "course"
+READING, INDEXING = "reading", "indexing"
+READABLE_AT = 15  # the job's progress once the course can be read; indexing takes the rest
 
 
 def run(job: JobHandle, deps: JobDeps) -> dict[str, Any]:
     title = job.payload["course_title"]
     files = [PdfFile(deps.blobs.path(f["key"]), f["filename"]) for f in job.payload["files"]]
-    built = build_course(files, title, course_collection(job.id), job, compute=deps.compute,
-                         embedder=deps.passage_embedder, vectors=deps.vectors)
-    draft = built.draft
-    job.progress(95, f"Saving the course ({len(draft.modules)} modules)")
+    collection = course_collection(job.id)
+    with session_scope(deps.sessions) as session:
+        saved = courses_repo.by_job(session, job.id)
+        counts = _counts(saved) if saved is not None else None
+    drafted = draft_course(files, title, Stage(job, READING, 0, READABLE_AT), compute=deps.compute,
+                           generate=saved is None)
+    result = _save(job, deps, drafted, title) if counts is None else {**counts, "course_title": title}
+    result |= {"passages": len(drafted.passages), "pages": sum(len(d.pages) for d in drafted.documents)}
+    if drafted.duplicates:
+        result["duplicates"] = drafted.duplicates
+    seconds = {**drafted.seconds, **result.pop("seconds", {})}
+    with session_scope(deps.sessions) as session:
+        job.confirm(session)
+        jobs_repo.publish(session, job.id, job.owner, {**result, "search_ready": False, "seconds": seconds})
+    seconds["embed"] = index_passages(drafted.passages, collection, Stage(job, INDEXING, READABLE_AT, 99),
+                                      embedder=deps.passage_embedder, vectors=deps.vectors)
+    with session_scope(deps.sessions) as session:
+        job.confirm(session)
+        courses_repo.mark_indexed(session, result["course_id"])
+    seconds["searchable"] = round(time.monotonic() - job.started, 3)
+    return {**result, "search_ready": True, "seconds": seconds}
+
+
+def _save(job: JobHandle, deps: JobDeps, drafted: DraftedCourse, title: str) -> dict[str, Any]:
+    """Save the drafted course, searchable once indexed; its id and counts for the job's result."""
+    draft = drafted.draft
+    assert draft is not None
+    job.progress(READABLE_AT, f"Saving the course ({len(draft.modules)} modules)")
     started = time.monotonic()
-    sources = [{"filename": d.filename, "sha256": d.sha256, "pages": len(d.pages)} for d in built.documents]
+    sources = [{"filename": d.filename, "sha256": d.sha256, "pages": len(d.pages)} for d in drafted.documents]
     with session_scope(deps.sessions) as session:
         job.confirm(session)
         course = courses_repo.replace_for_job(
@@ -33,10 +63,15 @@ def run(job: JobHandle, deps: JobDeps) -> dict[str, Any]:
             collection=course_collection(job.id), source_files=sources, owner_id=job.user_id,
         )
         course_id = course.id
-    seconds = {**built.seconds, "save": round(time.monotonic() - started, 3)}
+    now = time.monotonic()
     return {"course_id": course_id, "course_title": title, "modules": len(draft.modules),
-            "lessons": sum(len(m.lessons) for m in draft.modules), "passages": built.passages,
-            "pages": sum(len(d.pages) for d in built.documents), "seconds": seconds}
+            "lessons": sum(len(m.lessons) for m in draft.modules),
+            "seconds": {"save": round(now - started, 3), "readable": round(now - job.started, 3)}}
+
+
+def _counts(course: Course) -> dict[str, Any]:
+    return {"course_id": course.id, "modules": len(course.modules),
+            "lessons": sum(len(m.lessons) for m in course.modules)}
 
 
 def cleanup(job_id: str, payload: dict[str, Any], deps: JobDeps) -> None:

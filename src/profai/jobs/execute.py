@@ -19,6 +19,7 @@ from profai.jobs.cleanup import clean_up, let_go
 from profai.jobs.deps import JobDeps
 from profai.jobs.handle import Interrupted, JobHandle
 from profai.jobs.registry import DEFERRED, JobKind, kind_for
+from profai.pipelines.progress import Step
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +44,9 @@ def execute_job(deps: JobDeps, job_id: str, owner: str, stopping: threading.Even
         kind, payload, attempt, job_max_attempts = job.kind, dict(job.payload), job.attempts, job.max_attempts
         parent_id, user_id = job.parent_id, job.owner_id
 
-    def report(progress: int, message: str) -> bool:
+    def report(progress: int, message: str, step: Step | None) -> bool:
         with session_scope(deps.sessions) as session:
-            return jobs_repo.report(session, job_id, owner, progress, message)
+            return jobs_repo.report(session, job_id, owner, progress, message, step)
 
     handle = JobHandle(id=job_id, kind=kind, payload=payload, attempt=attempt, _report=report,
                        soft_timeout=float(s.task_soft_timeout or s.task_timeout), owner=owner, user_id=user_id,

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from profai.db import jobs_repo
 from profai.errors import LeaseLost, PartTimeout
+from profai.pipelines.progress import Step
 
 
 class Interrupted(Exception):
@@ -25,8 +26,8 @@ class JobHandle:
     kind: str
     payload: dict[str, Any]
     attempt: int
-    # Writes progress to the job row; returns False when the lease is gone.
-    _report: Callable[[int, str], bool]
+    # Writes progress, message and step to the job row; returns False when the lease is gone.
+    _report: Callable[[int, str, Step | None], bool]
     soft_timeout: float
     owner: str = ""  # the worker holding the lease (host:pid:tag)
     user_id: int | None = None  # the user who started the job; what it makes is theirs
@@ -49,10 +50,10 @@ class JobHandle:
         if time.monotonic() - self.started > self.soft_timeout:
             raise PartTimeout(f"Job exceeded its time limit of {self.soft_timeout:.0f} s")
 
-    def progress(self, percent: float, message: str) -> None:
-        """Record progress (0-100, never lower than before) and a human message."""
+    def progress(self, percent: float, message: str, step: Step | None = None) -> None:
+        """Record progress (0-100, never lower than before), a human message and the step under way."""
         self.check()
-        if not self._report(int(max(0, min(100, percent))), message):
+        if not self._report(int(max(0, min(100, percent))), message, step):
             self.lost.set()
             raise LeaseLost(self.id)
 

@@ -17,7 +17,7 @@ from profai.ingest.chunking import Chunk, chunk_document
 from profai.ingest.pdf import DEFAULT_LIMITS, read_pdf
 from profai.ingest.pdf_limits import PdfLimits, too_large
 from profai.orphans import exit_when_parent_exits
-from profai.providers.embedder import Embedder
+from profai.providers.embedder import WINDOW, Embedder, token_counts
 from profai.providers.generator import CourseGenerator
 from profai.providers.registry import build_embedder, build_generator
 from profai.settings import Settings
@@ -65,13 +65,23 @@ def _installed() -> Providers:
     return _providers
 
 
+# Passages fill the model's window but for [CLS] and [SEP]; consecutive ones share up to 40
+# tokens of whole sentences, so an answer that straddles a cut is found whole in one of them.
+PASSAGE_TOKENS, OVERLAP_TOKENS = WINDOW - 2, 40
+
+
+def passages(doc: PdfDocument, on_page: Callable[[], None] = lambda: None) -> list[Chunk]:
+    """The document cut into the passages that are embedded and cited."""
+    return chunk_document(doc, PASSAGE_TOKENS, OVERLAP_TOKENS, on_page, measure=token_counts)
+
+
 def extract_pdf(path: str, filename: str, limits: PdfLimits = DEFAULT_LIMITS,
                 on_page: Callable[[int], None] | None = None) -> tuple[PdfDocument, list[Chunk]]:
     """A PDF's text and its passages (chunking is pure Python: here it holds no API thread's GIL)."""
     doc = read_pdf(Path(path), filename, limits, on_page)
     if on_page is None:
-        return doc, chunk_document(doc)
-    return doc, chunk_document(doc, on_page=lambda: on_page(len(doc.pages)))
+        return doc, passages(doc)
+    return doc, passages(doc, on_page=lambda: on_page(len(doc.pages)))
 
 
 def serve_pdf_reads(conn: Connection, settings_json: str) -> None:

@@ -1,7 +1,9 @@
-"""PDFs -> course: extract, chunk, embed into the course's vector collection, generate.
+"""PDFs -> course, in two steps the caller runs in turn: `draft_course` (extract, chunk,
+generate: the course can be read as soon as it is saved) and `index_passages` (embed the passages
+into the course's vector collection: chat needs them, reading does not).
 
-A plain function of its inputs, the compute pool, embedder and vector store it needs, and a
-progress reporter; saving the draft is its caller's business. Reruns are safe: chunk ids derive
+Plain functions of their inputs, the compute pool, embedder and vector store they need, and a
+progress reporter; saving the draft is the caller's business. Reruns are safe: chunk ids derive
 from content and position, so vectors are upserted, never duplicated."""
 
 from __future__ import annotations
@@ -37,30 +39,45 @@ class PdfFile:
 
 
 @dataclass
-class BuiltCourse:
-    draft: CourseDraft
+class DraftedCourse:
+    draft: CourseDraft | None  # None when the caller already has the course (a rerun)
     documents: list[PdfDocument]
-    passages: int
+    passages: list[Chunk]
     seconds: dict[str, float] = field(default_factory=dict)  # per step
     duplicates: dict[str, str] = field(default_factory=dict)  # a copy's filename -> the file it repeats
 
 
-def build_course(
-    files: list[PdfFile], title: str, collection: str, progress: Progress, *,
-    compute: ComputePool, embedder: BatchEmbedder, vectors: VectorStore,
-) -> BuiltCourse:
-    """The course drafted from `files`, its passages indexed in `collection`."""
+def draft_course(files: list[PdfFile], title: str, progress: Progress, *, compute: ComputePool,
+                 generate: bool = True) -> DraftedCourse:
+    """The course drafted from `files` and the passages to index for it. Without `generate`, only
+    the passages (a rerun whose course is already saved)."""
     clock = StepClock()
     files, duplicates = _unique(files, progress)
     docs, chunks = _extract(files, progress, compute)
     clock.lap("extract")  # and chunk
-    progress.progress(16, f"Chunked into {len(chunks)} passages")
-    _index(chunks, collection, progress, embedder, vectors)
-    clock.lap("embed")
-    progress.progress(82, "Generating modules, lessons, summaries and key terms")
-    draft = compute.call(heavy.build_course, title, docs)
-    clock.lap("generate")
-    return BuiltCourse(draft, docs, len(chunks), clock.laps, duplicates)
+    draft = None
+    if generate:
+        progress.progress(60, f"Writing modules, lessons, summaries and key terms from {len(chunks)} passages")
+        draft = compute.call(heavy.build_course, title, docs)
+        clock.lap("generate")
+    return DraftedCourse(draft, docs, chunks, clock.laps, duplicates)
+
+
+def index_passages(chunks: list[Chunk], collection: str, progress: Progress, *, embedder: BatchEmbedder,
+                   vectors: VectorStore) -> float:
+    """Embed in batches (spread over the compute processes for the local model) and upsert each as
+    it arrives; returns the seconds it took."""
+    started = time.monotonic()
+    batches = list(batched(chunks, EMBED_BATCH))
+    done = 0
+    progress.progress(0, f"Indexing {len(chunks)} passages for chat")
+    embedded = embedder.embed_batches([[c.text for c in b] for b in batches], progress.deadline)
+    for batch, vecs in zip(batches, embedded, strict=True):
+        vectors.upsert(collection, [c.id for c in batch], _all(vecs), [c.text for c in batch],
+                       [c.metadata() for c in batch])
+        done += len(batch)
+        progress.progress(100 * done / max(1, len(chunks)), f"Indexing for chat: {done} of {len(chunks)} passages")
+    return round(time.monotonic() - started, 3)
 
 
 def _unique(files: list[PdfFile], progress: Progress) -> tuple[list[PdfFile], dict[str, str]]:
@@ -101,21 +118,8 @@ def _extract(files: list[PdfFile], progress: Progress, compute: ComputePool
             raise type(exc)(f"{f.filename}: {exc.message}", code=exc.code) from None
         docs.append(doc)
         chunks += passages
-        progress.progress(1 + 14 * (n + 1) / len(files), f"Extracted {doc.filename} ({len(doc.pages)} pages)")
+        progress.progress(1 + 59 * (n + 1) / len(files), f"Extracted {doc.filename} ({len(doc.pages)} pages)")
     return docs, chunks
-
-
-def _index(chunks: list[Chunk], collection: str, progress: Progress, embedder: BatchEmbedder,
-           vectors: VectorStore) -> None:
-    """Embed in batches (spread over the compute processes for the local model); upsert each as it arrives."""
-    batches = list(batched(chunks, EMBED_BATCH))
-    done = 0
-    embedded = embedder.embed_batches([[c.text for c in b] for b in batches], progress.deadline)
-    for batch, vecs in zip(batches, embedded, strict=True):
-        vectors.upsert(collection, [c.id for c in batch], _all(vecs), [c.text for c in batch],
-                       [c.metadata() for c in batch])
-        done += len(batch)
-        progress.progress(16 + 64 * done / max(1, len(chunks)), f"Embedded {done} of {len(chunks)} passages")
 
 
 def _all(vecs: list[list[float] | None]) -> list[list[float]]:

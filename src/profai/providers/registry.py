@@ -17,7 +17,7 @@ T = TypeVar("T")
 def _local_embedder(s: Settings) -> Embedder:
     from profai.providers.embedder import OnnxMiniLM
 
-    return OnnxMiniLM(threads=s.embedding_threads)
+    return OnnxMiniLM(threads=s.embedding_threads, runtime=s.embedding_runtime, precision=s.embedding_precision)
 
 
 def _openai_embedder(s: Settings) -> Embedder:

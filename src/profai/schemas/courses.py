@@ -46,6 +46,8 @@ class CourseOut(BaseModel):
     source_files: list[SourceFile]
     modules: list[ModuleOut]
     owner_id: int | None = None
+    # False while its passages are being indexed: lessons, quizzes and audio work, chat waits.
+    search_ready: bool = True
     # Shown to the course's teacher (and admins) only: students join with it.
     join_code: str | None = None
 
@@ -54,7 +56,7 @@ class CourseOut(BaseModel):
         return cls(
             id=course.id, course_id=course.id, title=course.title, course_title=course.title,
             generator=course.generator, job_id=course.job_id, created_at=course.created_at,
-            owner_id=course.owner_id, join_code=join_code,
+            owner_id=course.owner_id, join_code=join_code, search_ready=course.indexed_at is not None,
             source_files=[SourceFile(**{k: f[k] for k in ("filename", "pages", "sha256")}) for f in course.source_files],
             modules=[
                 ModuleOut(id=m.id, title=m.title, lessons=[
@@ -77,6 +79,7 @@ class CourseSummary(BaseModel):
     modules: int
     lessons: int
     created_at: datetime
+    search_ready: bool = True
 
 
 class CourseList(BaseModel):

@@ -24,6 +24,9 @@ class JobStatus(BaseModel):
     status: str
     progress: int
     message: str
+    # The step under way and its own progress: "indexing" while a readable course is indexed for chat.
+    step: str | None = None
+    step_progress: int | None = None
     created_at: datetime
     started_at: datetime | None = None
     completed_at: datetime | None = None
@@ -37,6 +40,7 @@ class JobStatus(BaseModel):
     def of(cls, job: Job | Row) -> JobStatus:
         return cls(
             job_id=job.id, kind=job.kind, status=job.status, progress=job.progress, message=job.message,
+            step=job.step, step_progress=job.step_progress,
             created_at=job.created_at, started_at=job.started_at, completed_at=job.completed_at,
             updated_at=job.updated_at, attempts=job.attempts, result=job.result, error=job.error,
             error_code=job.error_code,

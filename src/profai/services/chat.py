@@ -7,11 +7,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from profai.db import chat_repo
+from sqlalchemy.orm import Session
+
+from profai.db import chat_repo, jobs_repo
 from profai.db.engine import session_scope
-from profai.db.models import ChatMessage
+from profai.db.models import ChatMessage, Course
 from profai.domain import MAX_ID, ChatAnswer, Passage, Principal, Turn
-from profai.errors import InvalidInput, NotFound
+from profai.errors import Conflict, InvalidInput, NotFound
 from profai.providers.generator.answer import expand_query
 from profai.providers.generator.base import final_answer
 from profai.services import access
@@ -54,7 +56,10 @@ def prepare(ctx: ChatDeps, who: Principal, course_id: Any, question: str | None,
     if session_id is not None and (not isinstance(session_id, str) or len(session_id) > 64):
         raise InvalidInput("session_id must be the id of one of your chat sessions", code="invalid_session_id")
     with session_scope(ctx.sessions) as session:
-        collection = access.course_for(session, who, course_id).collection
+        course = access.course_for(session, who, course_id)
+        if course.indexed_at is None:
+            raise still_indexing(session, course)
+        collection = course.collection
         if session_id:
             chat = chat_repo.get_session(session, session_id)
             if chat is None or chat.course_id != course_id or chat.user_id != who.user_id:
@@ -66,6 +71,14 @@ def prepare(ctx: ChatDeps, who: Principal, course_id: Any, question: str | None,
     query = expand_query(question, history)
     passages = ctx.retriever.search(collection, query, top_k=TOP_K) if collection else []
     return Prepared(question, session_id, history, passages)
+
+
+def still_indexing(session: Session, course: Course) -> Conflict:
+    """Chat waits for the index; the course itself can be read meanwhile."""
+    job = jobs_repo.get(session, course.job_id) if course.job_id else None
+    done = f" ({job.step_progress}% done)" if job is not None and job.step_progress is not None else ""
+    return Conflict(f"This course is still being indexed for chat{done}. Its lessons, quizzes and audio are "
+                    "ready; ask again in a moment.", code="course_indexing")
 
 
 def _turns(messages: Sequence[ChatMessage]) -> list[Turn]:

@@ -87,12 +87,15 @@ def list_courses(ctx: CoursesDeps, who: Principal, limit: int = 100, offset: int
 
 
 def delete_course(ctx: CoursesDeps, who: Principal, course_id: int) -> None:
-    """Remove a course, its vectors and its source files (its teacher or an admin)."""
+    """Remove a course, its vectors and its source files (its teacher or an admin). A course still
+    being indexed has its job cancelled too: its worker stops and cleans up what it wrote after."""
     with session_scope(ctx.sessions) as session:
         course = access.course_for(session, who, course_id, manage=True)
         job_id = course.job_id
         courses_repo.delete_course(session, course)
         job = jobs_repo.get(session, job_id) if job_id else None
+        if job is not None:
+            jobs_repo.cancel(session, job.id)  # a no-op once it finished
         keys = [f["key"] for f in (job.payload.get("files", []) if job else [])]
     if job_id:
         ctx.vectors.drop(course_collection(job_id))

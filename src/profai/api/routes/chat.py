@@ -32,7 +32,7 @@ def _out(prepared: Prepared, answer: ChatAnswer) -> dict[str, Any]:
             "fallback": answer.fallback, "note": answer.note}
 
 
-@router.post("/api/chat", response_model=ChatOut, responses=responses(404))
+@router.post("/api/chat", response_model=ChatOut, responses=responses(404, 409))
 def chat(ctx: CtxDep, who: User, body: ChatIn) -> dict[str, Any]:
     """Answer a question from the course, citing the passages used; pass session_id to follow up."""
     prepared, answer = chat_service.ask(ctx, who, body.course_id, body.question, body.session_id)

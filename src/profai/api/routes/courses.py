@@ -56,7 +56,8 @@ def list_courses(ctx: CtxDep, who: User, limit: Annotated[int, Query(ge=1, le=50
     rows, total = course_service.list_courses(ctx, who, limit, offset)
     return CourseList(
         courses=[CourseSummary(id=c.id, course_id=c.id, title=c.title, course_title=c.title, modules=m, lessons=n,
-                               created_at=c.created_at) for c, m, n in rows],
+                               created_at=c.created_at, search_ready=c.indexed_at is not None)
+                 for c, m, n in rows],
         total=total,
     )
 

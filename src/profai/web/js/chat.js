@@ -31,7 +31,7 @@ export function showChat(course) {
 }
 
 function setChatBusy(busy) {
-  $("chat-send").disabled = busy;
+  $("chat-send").disabled = busy || state.course?.search_ready === false;
   $("chat-send").textContent = busy ? "Answering…" : "Ask";
 }
 

@@ -30,8 +30,8 @@ function courseItem(c) {
   const created = c.created_at ? dateFormat.format(new Date(c.created_at)) : "";
   return h("li", { class: "course-item" },
     h("a", { href: routes.course(c.id) }, c.title),
-    h("p", { class: "muted" }, [plural(c.modules, "module"), plural(c.lessons, "lesson"), created]
-      .filter(Boolean).join(" · ")));
+    h("p", { class: "muted" }, [plural(c.modules, "module"), plural(c.lessons, "lesson"), created,
+      c.search_ready ? "" : "indexing for chat"].filter(Boolean).join(" · ")));
 }
 
 // ------------------------------------------------------------------------------ upload + job
@@ -92,6 +92,7 @@ function finishJobDisplay() {
 /** Poll a job's status_url every POLL_MS until it ends; a dropped connection is retried, not fatal. */
 async function pollJob(url, title) {
   let misses = 0;
+  let readable = false;
   for (;;) {
     let job;
     try {
@@ -107,6 +108,10 @@ async function pollJob(url, title) {
     }
     setProgress(job.progress);
     $("upload-message").textContent = job.message || job.status;
+    if (job.result?.course_id && !readable) {
+      readable = true;  // course first: it can be read while its passages are indexed for chat
+      courseReady(job, title, "Ready to read (chat follows once indexed): ");
+    }
     if (FINAL_OK.has(job.status)) {
       finishJobDisplay();
       courseReady(job, title);
@@ -122,15 +127,17 @@ async function pollJob(url, title) {
   }
 }
 
-function courseReady(job, title) {
+function courseReady(job, title, label = "Course ready: ") {
   const result = job.result || {};
   const done = $("upload-done");
   const name = result.course_title || title;
-  done.replaceChildren("Course ready: ",
+  done.replaceChildren(label,
     result.course_id ? h("a", { href: routes.course(result.course_id) }, `Open “${name}”`) : name);
   show(done);
-  setProgress(100);
-  $("upload-form").reset();
+  if (FINAL_OK.has(job.status)) {
+    setProgress(100);
+    $("upload-form").reset();
+  }
   loadCourses();
 }
 

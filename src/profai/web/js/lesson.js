@@ -1,6 +1,6 @@
 // One course: its contents in the sidebar, the panel the route asks for, a lesson and its Listen button.
 
-import { api, fetchBlob } from "./api.js";
+import { api, fetchBlob, sleep } from "./api.js";
 import { showChat } from "./chat.js";
 import { loadClass, resetClass, showJoinCode } from "./classroom.js";
 import { $, h, show, showError } from "./dom.js";
@@ -18,6 +18,7 @@ export async function openCourse(courseId, seq) {
     if (seq !== state.seq) return false;
     state.course = course;
     fillCourse(course);
+    if (!course.search_ready) watchIndexing(course);
     return true;
   } catch (err) {
     if (seq !== state.seq) return false;
@@ -26,6 +27,33 @@ export async function openCourse(courseId, seq) {
     show($("course-body"), false);
     return false;
   }
+}
+
+const INDEX_POLL_MS = 3000;
+
+/** A course is readable before its passages are indexed for chat: say so, and ask again until
+ * they are, for as long as this course stays open (whichever of its panels is shown). */
+async function watchIndexing(course) {
+  showIndexing(true);
+  while (state.course === course) {
+    await sleep(INDEX_POLL_MS);
+    if (state.course !== course) return;
+    try {
+      const fresh = await api(`/api/courses/${course.id}`);
+      if (state.course === course && fresh.search_ready) {
+        course.search_ready = true;
+        showIndexing(false);
+        return;
+      }
+    } catch {
+      // A dropped poll is retried; a course deleted meanwhile shows up when it is opened again.
+    }
+  }
+}
+
+function showIndexing(indexing) {
+  show($("chat-indexing"), indexing);
+  $("chat-send").disabled = indexing;
 }
 
 function resetCourseView() {
@@ -37,6 +65,7 @@ function resetCourseView() {
   $("module-list").replaceChildren();
   show($("course-code"), false);
   show($("nav-class-item"), false);
+  showIndexing(false);
   resetQuiz();
   resetClass();
 }
