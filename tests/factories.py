@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import pypdfium2 as pdfium
+from PIL import Image
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
@@ -100,6 +103,54 @@ def make_blank_pdf(path: Path, pages: int = 2) -> Path:
         c.showPage()
     c.save()
     return path
+
+
+def make_scanned_pdf(path: Path, chapters: list[tuple[str, list[str]]] = BIOLOGY, *, scanned: set[int] | None = None,
+                     dpi: int = 150, repeat: int = 1) -> Path:
+    """`make_pdf`'s document (no outline) with the pages in `scanned` (1-based; all by default) replaced
+    by pictures of themselves, as an office scanner makes them: a grey JPEG at `dpi`, no text layer."""
+    source = pdfium.PdfDocument(make_pdf(path.with_name(path.stem + "-text.pdf"), chapters, outline=False,
+                                         repeat=repeat))
+    out = pdfium.PdfDocument.new()
+    try:
+        for index in range(len(source)):
+            if scanned is not None and index + 1 not in scanned:
+                out.import_pages(source, [index])
+                continue
+            page = source[index]
+            image = page.render(scale=dpi / 72, grayscale=True).to_pil()
+            _add_image_page(out, image, page.get_size())
+        out.save(path)
+    finally:
+        out.close()
+        source.close()
+    return path
+
+
+def make_image_pdf(path: Path, images: list[Image.Image], size: tuple[float, float] = A4) -> Path:
+    """A PDF of one JPEG image a page, each stretched over a page of `size` points, and no text."""
+    out = pdfium.PdfDocument.new()
+    try:
+        for image in images:
+            _add_image_page(out, image, size)
+        out.save(path)
+    finally:
+        out.close()
+    return path
+
+
+def _add_image_page(pdf: pdfium.PdfDocument, image: Image.Image, size: tuple[float, float]) -> None:
+    width, height = size
+    page = pdf.new_page(width, height)
+    jpeg = io.BytesIO()
+    image.save(jpeg, "JPEG", quality=75)
+    jpeg.seek(0)
+    picture = pdfium.PdfImage.new(pdf)
+    picture.load_jpeg(jpeg, inline=True)
+    picture.set_matrix(pdfium.PdfMatrix().scale(width, height))
+    page.insert_obj(picture)
+    page.gen_content()
+    page.close()
 
 
 def _wrap(text: str, width: int) -> list[str]:

@@ -34,6 +34,7 @@ class PdfDocument:
     sha256: str  # of the file bytes
     pages: list[Page]
     outline: list[OutlineEntry]
+    ocr_pages: list[int] = field(default_factory=list)  # 1-based: pages read by OCR (no text layer)
 
 
 # --- a course as a generator drafts it ---------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from factories import BIOLOGY, make_pdf
+from factories import BIOLOGY, make_pdf, make_scanned_pdf
 from profai.ingest.pdf import read_pdf
 from support import upload_course, wait_job
 
@@ -90,3 +90,21 @@ def test_worker_stats(client):
     assert stats["runner"] == "local"
     assert stats["queue_depth"] == 0
     assert "jobs_by_state" in stats
+
+
+def test_a_scanned_handout_becomes_a_course_and_says_which_pages_were_read_by_ocr(client, tmp_path):
+    pdf = make_scanned_pdf(tmp_path / "handout.pdf")
+    with pdf.open("rb") as f:
+        resp = client.post("/api/upload-pdfs", data={"course_title": "Scanned biology"},
+                           files={"files": ("handout.pdf", f, "application/pdf")})
+    assert resp.status_code == 202, resp.text
+    job = wait_job(client, resp.json()["job_id"])
+    assert job["status"] == "completed", job
+    pages = job["result"]["pages"]
+    assert job["result"]["ocr_pages"] == {"handout.pdf": list(range(1, pages + 1))}
+    course = client.get(f"/api/courses/{job['result']['course_id']}").json()
+    assert course["source_files"][0]["ocr_pages"] == list(range(1, pages + 1))
+    text = " ".join(lesson["content"] for m in course["modules"] for lesson in m["lessons"])
+    assert "chlorophyll" in text and "glucose" in text
+    answer = client.post("/api/chat", json={"course_id": course["id"], "question": "What does chlorophyll absorb?"})
+    assert answer.status_code == 200 and answer.json()["sources"]

@@ -100,13 +100,14 @@ def test_encrypted_pdf(tmp_path):
     assert _code(excinfo) == "encrypted_pdf"
 
 
-def test_blank_pdf_has_no_text(tmp_path):
-    path = make_blank_pdf(tmp_path / "scan.pdf")
+def test_a_pdf_of_shapes_without_text_or_images_has_no_text(tmp_path):
+    # Scans are read by OCR (test_ocr.py); pages drawing neither text nor images have nothing to read.
+    path = make_blank_pdf(tmp_path / "shapes.pdf")
     assert inspect_pdf(path) == 2  # valid, just textless
     with pytest.raises(InvalidInput) as excinfo:
-        read_pdf(path, "scan.pdf")
+        read_pdf(path, "shapes.pdf")
     assert _code(excinfo) == "no_text"
-    assert "OCR" in str(excinfo.value)
+    assert "not even by OCR" in str(excinfo.value)
 
 
 def test_reading_from_threads_gives_identical_results(tmp_path):

@@ -78,8 +78,10 @@ def test_pickles_before_and_after_load(embedder):
 REFERENCE = Path(__file__).parents[1] / "data" / "minilm_reference.json"
 
 
-@pytest.mark.parametrize("runtime,precision", [("onnxruntime", "f32"), ("openvino", "f32"), ("openvino", "bf16")])
-def test_every_runtime_matches_the_fp32_reference_on_real_passages(runtime, precision):
+# OpenVINO runs the fp32 weights (bf16 rounds them); ONNX Runtime the int8 file, the furthest off.
+@pytest.mark.parametrize("runtime,precision,least", [("onnxruntime", "f32", 0.99), ("openvino", "f32", 0.9999),
+                                                     ("openvino", "bf16", 0.999)])
+def test_every_runtime_matches_the_fp32_reference_on_real_passages(runtime, precision, least):
     """Passages of two R manuals (whole-window ones among them) and queries, against the vectors
     sentence-transformers computes in fp32 on torch (tests/data/make_minilm_reference.py)."""
     if precision == "bf16" and not cpu_flags() & {"avx512_bf16", "amx_bf16"}:
@@ -88,7 +90,7 @@ def test_every_runtime_matches_the_fp32_reference_on_real_passages(runtime, prec
     embedder = OnnxMiniLM(threads=1, runtime=runtime, precision=precision)
     assert embedder.runs_on == f"{runtime}/{precision}"
     vectors = embedder.embed(data["texts"])
-    assert min(cos(a, b) for a, b in zip(vectors, data["vectors"], strict=True)) >= 0.99
+    assert min(cos(a, b) for a, b in zip(vectors, data["vectors"], strict=True)) >= least
 
 
 def test_auto_picks_openvino_and_the_cpus_precision():

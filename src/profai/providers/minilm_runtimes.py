@@ -1,9 +1,10 @@
-"""Where the MiniLM ONNX graph runs: OpenVINO or ONNX Runtime, chosen at start-up by what is
-installed and what the CPU offers, or forced by EMBEDDING_RUNTIME / EMBEDDING_PRECISION.
+"""Where MiniLM runs: OpenVINO or ONNX Runtime, chosen at start-up by what is installed and what
+the CPU offers, or forced by EMBEDDING_RUNTIME / EMBEDDING_PRECISION.
 
-Measured on the passages ProfAI makes (bench/embedders.py): OpenVINO runs the same int8 graph
-2-3x faster than ONNX Runtime on AVX-512 CPUs, and faster again in bf16 where the CPU computes in
-it (AVX512_BF16 or AMX), with cosine >= 0.99 to the fp32 model on every passage."""
+OpenVINO runs the fp32 model built from its published weights (providers/minilm_graph.py), in
+bf16 where the CPU computes in it (AVX512_BF16 or AMX): the fastest candidate of
+bench/embedders.py, cosine >= 0.9998 to the reference on every passage. ONNX Runtime, the
+fallback, runs the int8 ONNX file: slower here, and 2-3 passages in 883 fall to cosine ~0.98."""
 
 from __future__ import annotations
 
@@ -56,10 +57,12 @@ def _has_openvino() -> bool:
     return True
 
 
-def open_model(path: Path, runtime: str, precision: str, threads: int) -> Run:
+def open_model(runtime: str, precision: str, threads: int, *, onnx: Path, weights: Path) -> Run:
+    """The model, ready to run: the fp32 weights (safetensors) on OpenVINO, the int8 `onnx` file
+    on ONNX Runtime."""
     if runtime == "openvino":
-        return _openvino(path, precision, threads)
-    return _onnxruntime(path, threads)
+        return _openvino(weights, precision, threads)
+    return _onnxruntime(onnx, threads)
 
 
 def _onnxruntime(path: Path, threads: int) -> Run:
@@ -80,11 +83,12 @@ def _onnxruntime(path: Path, threads: int) -> Run:
     return run
 
 
-def _openvino(path: Path, precision: str, threads: int) -> Run:
+def _openvino(weights: Path, precision: str, threads: int) -> Run:
     import openvino as ov
 
-    core = ov.Core()
-    compiled = core.compile_model(core.read_model(str(path)), "CPU", {
+    from profai.providers.minilm_graph import build_model, read_safetensors
+
+    compiled = ov.Core().compile_model(build_model(read_safetensors(weights)), "CPU", {
         "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
         "INFERENCE_PRECISION_HINT": precision,
     })

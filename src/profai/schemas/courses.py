@@ -33,6 +33,7 @@ class SourceFile(BaseModel):
     filename: str
     pages: int
     sha256: str
+    ocr_pages: list[int] = []  # pages without a text layer, read by OCR
 
 
 class CourseOut(BaseModel):
@@ -57,7 +58,8 @@ class CourseOut(BaseModel):
             id=course.id, course_id=course.id, title=course.title, course_title=course.title,
             generator=course.generator, job_id=course.job_id, created_at=course.created_at,
             owner_id=course.owner_id, join_code=join_code, search_ready=course.indexed_at is not None,
-            source_files=[SourceFile(**{k: f[k] for k in ("filename", "pages", "sha256")}) for f in course.source_files],
+            source_files=[SourceFile(**{k: f[k] for k in ("filename", "pages", "sha256", "ocr_pages") if k in f})
+                          for f in course.source_files],
             modules=[
                 ModuleOut(id=m.id, title=m.title, lessons=[
                     LessonOut(id=lesson.id, title=lesson.title, content=lesson.content, summary=lesson.summary,

@@ -74,7 +74,8 @@ function fillCourse(course) {
   document.title = `${course.title} · ProfAI`;
   $("course-heading").textContent = course.title;
   $("course-files-list").textContent = course.source_files?.length
-    ? `From ${course.source_files.map((f) => `${f.filename} (${plural(f.pages, "page")})`).join(", ")}`
+    ? `From ${course.source_files.map((f) => `${f.filename} (${plural(f.pages, "page")}${
+      f.ocr_pages?.length ? `, ${f.ocr_pages.length} read by OCR` : ""})`).join(", ")}`
     : "";
   const headings = moduleHeadings(course.modules);
   $("module-list").replaceChildren(...course.modules.map((m, i) =>
