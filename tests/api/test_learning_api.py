@@ -112,10 +112,13 @@ def test_quiz_round_trip(client):
     for q in quiz["questions"]:
         assert len(q["options"]) == 4 and len(set(q["options"])) == 4
         assert "correct_index" not in q and "explanation" not in q and q["source"]["file"] == "biology.pdf"
+        assert q["kind"] in ("cloze", "definition", "true_statement")
+        assert q["prompt"].count("_____") == (q["kind"] == "cloze")  # one blank in a cloze prompt, else none
     assert client.get(f"/api/quizzes/{quiz['quiz_id']}").json()["questions"] == quiz["questions"]
     same = client.post(f"/api/courses/{client.course_id}/quizzes", json={"questions": 3, "difficulty": "easy",
                                                                          "seed": 11}).json()
-    assert [q["prompt"] for q in same["questions"]] == [q["prompt"] for q in quiz["questions"]]
+    assert [(q["prompt"], q["options"]) for q in same["questions"]] == [(q["prompt"], q["options"])
+                                                                        for q in quiz["questions"]]
 
     answers = {q["id"]: 0 for q in quiz["questions"]}
     resp = client.post(f"/api/quizzes/{quiz['quiz_id']}/attempts", json={"answers": answers, "student": "ada"})

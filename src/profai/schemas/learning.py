@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from profai.providers.generator.quiz import DIFFICULTIES
+from profai.providers.generator.quiz import DIFFICULTIES, FREE_KIND, KINDS
 from profai.schemas.rules import NOT_BLANK, WHOLE, Int, RequestModel
 from profai.services.chat import MAX_QUESTION_CHARS
 from profai.services.quizzes import MAX_QUESTIONS
@@ -55,6 +55,9 @@ class QuizIn(RequestModel):
 
 class QuizQuestion(BaseModel):
     id: str
+    kind: str = Field(FREE_KIND, json_schema_extra={"enum": [*KINDS, FREE_KIND]},
+                      description="cloze: fill in the blank; definition: which option describes the term; "
+                      "true_statement: which option is true; question: one a language model wrote")
     prompt: str
     options: list[str]
     lesson_id: int

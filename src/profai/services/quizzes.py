@@ -15,13 +15,13 @@ from profai.db.engine import session_scope
 from profai.db.models import Course, Quiz, QuizAttempt
 from profai.domain import Principal
 from profai.errors import Conflict, InvalidInput, NotFound
-from profai.providers.generator.quiz import DIFFICULTIES, QuizLesson
+from profai.providers.generator.quiz import CLOZE_PROMPT, DIFFICULTIES, FREE_KIND, QuizLesson
 from profai.services import access
-from profai.services.deps import HasGenerator, HasSessions
+from profai.services.deps import HasEmbedder, HasGenerator, HasSessions
 
 
-class QuizDeps(HasSessions, HasGenerator, Protocol):
-    """What this service uses of the wiring."""
+class QuizDeps(HasSessions, HasGenerator, HasEmbedder, Protocol):
+    """What this service uses of the wiring: the embedder ranks wrong options by meaning."""
 
 
 MAX_QUESTIONS = 30
@@ -52,12 +52,12 @@ def create_quiz(
                    for m in modules for lesson in m.lessons]
     # Without a seed every request draws a new one, so asking twice gives a different quiz.
     seed = secrets.randbelow(2**31) if seed is None else seed
-    drafts = ctx.generator.quiz_questions(lessons, questions, difficulty, random.Random(seed))
+    drafts = ctx.generator.quiz_questions(lessons, questions, difficulty, random.Random(seed), ctx.embedder.embed)
     if not drafts:
         raise InvalidInput("This part of the course has too little text to write questions from",
                            code="not_enough_material")
-    stored = [{"id": f"q{n}", "prompt": d.prompt, "options": list(d.options), "correct_index": d.correct_index,
-               "explanation": d.explanation, "lesson_id": int(d.lesson_id),
+    stored = [{"id": f"q{n}", "kind": d.kind, "prompt": d.prompt, "options": list(d.options),
+               "correct_index": d.correct_index, "explanation": d.explanation, "lesson_id": int(d.lesson_id),
                "source": {"file": d.source_file, "page": d.page}} for n, d in enumerate(drafts, start=1)]
     with session_scope(ctx.sessions) as session:
         return quizzes_repo.create(session, Quiz(
@@ -82,7 +82,16 @@ def _quiz_for(session: Session, who: Principal, quiz_id: str, *, lock: bool = Fa
 
 def for_student(quiz: Quiz) -> list[dict[str, Any]]:
     """The questions without their answers or explanations."""
-    return [{k: q[k] for k in ("id", "prompt", "options", "lesson_id", "source")} for q in quiz.questions]
+    return [{"kind": kind_of(q), **{k: q[k] for k in ("id", "prompt", "options", "lesson_id", "source")}}
+            for q in quiz.questions]
+
+
+def kind_of(question: dict[str, Any]) -> str:
+    """The question's kind; quizzes stored before kinds were recorded held cloze questions from the
+    extractive generator and free questions from a language model."""
+    if "kind" in question:
+        return str(question["kind"])
+    return "cloze" if question["prompt"].startswith(CLOZE_PROMPT) else FREE_KIND
 
 
 def submit_attempt(ctx: QuizDeps, who: Principal, quiz_id: str, answers: Any, student: str | None = None

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from profai.providers.generator.quiz import QuestionDraft, QuizLesson
 
 ProgressFn = Callable[[float, str], None]  # fraction 0..1, message
+EmbedFn = Callable[[list[str]], list[list[float]]]  # texts -> unit vectors, e.g. Embedder.embed
 
 # A citation marker in an answer, "[2]" or "[1, 3]", with the space before it.
 MARKER_RE = re.compile(r"(\s*)\[(\d+(?:\s*,\s*\d+)*)\]")
@@ -37,9 +38,10 @@ class CourseGenerator(Protocol):
         """Text pieces of the answer as they are ready, then the ChatAnswer itself, last."""
         ...
 
-    def quiz_questions(self, lessons: Sequence[QuizLesson], n: int, difficulty: str, rng: random.Random
-                       ) -> list[QuestionDraft]:
-        """Up to n multiple-choice questions drawn from the lessons."""
+    def quiz_questions(self, lessons: Sequence[QuizLesson], n: int, difficulty: str, rng: random.Random,
+                       embed: EmbedFn | None = None) -> list[QuestionDraft]:
+        """Up to n multiple-choice questions drawn from the lessons; `embed` (texts -> unit vectors)
+        ranks wrong options by closeness in meaning to the answer."""
         ...
 
 

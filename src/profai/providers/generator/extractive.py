@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from profai.domain import ChatAnswer, CourseDraft, LessonDraft, ModuleDraft, Passage, PdfDocument, Turn
 from profai.errors import InvalidInput
 from profai.providers.generator.answer import answer_question
-from profai.providers.generator.base import ProgressFn
+from profai.providers.generator.base import EmbedFn, ProgressFn
 from profai.providers.generator.keyterms import KeyTermIndex, TermCounts, count_terms
 from profai.providers.generator.sections import ModulePlan
 from profai.providers.generator.structure import plan_document
@@ -76,11 +76,11 @@ class ExtractiveGenerator:
             yield sentence if n == 0 else " " + sentence
         yield ChatAnswer(answer.text, answer.citations, answer.grounded, self.name)
 
-    def quiz_questions(self, lessons: Sequence[QuizLesson], n: int, difficulty: str, rng: random.Random
-                       ) -> list[QuestionDraft]:
+    def quiz_questions(self, lessons: Sequence[QuizLesson], n: int, difficulty: str, rng: random.Random,
+                       embed: EmbedFn | None = None) -> list[QuestionDraft]:
         from profai.providers.generator.quiz import make_questions
 
-        return make_questions(lessons, n, difficulty, rng)
+        return make_questions(lessons, n, difficulty, rng, embed)
 
 
 def _module_title(plan: ModulePlan, terms: list[TermCounts], index: KeyTermIndex, number: int) -> str:

@@ -20,7 +20,7 @@ import httpx
 
 from profai.domain import ChatAnswer, CourseDraft, LessonDraft, Passage, PdfDocument, Turn
 from profai.providers.generator.answer import NOT_FOUND
-from profai.providers.generator.base import ProgressFn
+from profai.providers.generator.base import EmbedFn, ProgressFn
 from profai.providers.generator.extractive import ExtractiveGenerator
 from profai.providers.generator.llm_prompts import (
     MAX_LESSON_SOURCE,
@@ -168,8 +168,8 @@ class LLMGenerator:
 
     # -- quizzes ---------------------------------------------------------------------------
 
-    def quiz_questions(self, lessons: Sequence[QuizLesson], n: int, difficulty: str, rng: random.Random
-                       ) -> list[QuestionDraft]:
+    def quiz_questions(self, lessons: Sequence[QuizLesson], n: int, difficulty: str, rng: random.Random,
+                       embed: EmbedFn | None = None) -> list[QuestionDraft]:
         """Up to n checked model questions on rng-chosen lessons, topped up extractively if short."""
         if difficulty not in DIFFICULTIES:
             raise ValueError(f"difficulty must be one of {', '.join(DIFFICULTIES)}, not {difficulty!r}")
@@ -196,7 +196,7 @@ class LLMGenerator:
         if len(questions) < n:
             log.warning("%s wrote %d of %d questions (%s)", self.name, len(questions), n, error or "invalid ones")
             if self.fallback is not None:
-                questions += self.fallback.quiz_questions(lessons, n - len(questions), difficulty, rng)
+                questions += self.fallback.quiz_questions(lessons, n - len(questions), difficulty, rng, embed)
             elif not questions and error is not None:
                 _raise_unavailable(error)
         return questions
