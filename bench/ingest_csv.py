@@ -6,7 +6,7 @@
             the bound for 100,000 rows is 200 s, the goal under 220 s, the limit never exceeded
   kill      the server killed twice mid-task and restarted: rows lost and duplicated must be 0
 
-Usage: python bench/ingest_csv.py [--rows N] [--kill-rows N] [--phases model,local,hosted,kill]
+Usage: python bench/ingest_csv.py [--rows N] [--kill-rows N] [--phases model,local,hosted,kill] [--label KEY]
 """
 
 from __future__ import annotations
@@ -145,6 +145,8 @@ def main() -> None:
     parser.add_argument("--kill-rows", type=int, default=20_000)
     parser.add_argument("--phases", default="model,local,hosted,kill")
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--label", default="local",
+                        help="key of the local figures: e.g. run an older commit (PYTHONPATH=its src) as local_baseline")
     args = parser.parse_args()
     phases = args.phases.split(",")
     figures = previous("ingest_csv")
@@ -155,7 +157,7 @@ def main() -> None:
         if "model" in phases:
             figures["model_alone"] = model_alone(csv_path, min(args.rows, 5000))
         if "local" in phases:
-            figures.setdefault("local", {}).update(
+            figures.setdefault(args.label, {}).update(
                 {f"workers_{w}": local(csv_path, int(w), tmp) for w in args.workers.split(",")})
         if "hosted" in phases:
             figures["hosted"] = hosted(csv_path, tmp)
