@@ -95,12 +95,17 @@ def create_course(page, pdf: Path) -> None:
     ready = page.get_by_role("link", name="Open “Intro Biology”")
     seen: list[int] = []
 
-    def course_ready() -> bool:
+    def shown(what) -> bool:
         assert not page.locator("#upload-error").is_visible(), page.locator("#upload-error").inner_text()
         seen.append(bar.evaluate("el => el.value"))
-        return ready.is_visible()
+        return what()
 
-    wait_until(course_ready, timeout=90, interval=0.15, message=lambda: f"the course to be ready; progress: {seen}")
+    # Course first: the link comes once the course can be read, the end once it is indexed for chat.
+    wait_until(lambda: shown(ready.is_visible), timeout=90, interval=0.15,
+               message=lambda: f"the course to be readable; progress: {seen}")
+    done = page.locator("#upload-done")
+    wait_until(lambda: shown(lambda: done.inner_text().startswith("Course ready")), timeout=90, interval=0.15,
+               message=lambda: f"the course to be indexed; progress: {seen}")
     seen.append(bar.evaluate("el => el.value"))
     assert seen == sorted(seen) and seen[-1] == 100, f"progress went down or stopped short: {seen}"
     expect(page.locator("#upload-message")).not_to_be_empty()
