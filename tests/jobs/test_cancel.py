@@ -48,6 +48,8 @@ def _cancel_once_writing(client: TestClient, ctx: Container, job_id: str, vector
     assert resp.status_code == 200, resp.text
     assert resp.json()["status"] == "cancelled"
     wait_until(lambda: _job(ctx, job_id).cleaned_at, timeout=60, message=f"job {job_id} to be cleaned up")
+    # cleaned_at marks the clean-up claimed; it may still be removing what the job wrote.
+    wait_until(lambda: not _files(ctx), timeout=60, message=f"job {job_id}'s files to be removed")
     return resp.json()
 
 
