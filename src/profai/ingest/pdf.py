@@ -109,14 +109,15 @@ def _has_text(pages: list[Page], minimum: int = 10) -> bool:
     """At least `minimum` letters or digits; a blank scan yields none, or a few stray glyphs."""
     found = 0
     for page in pages:
-        found += sum(1 for _ in islice(_ALNUM_RE.finditer(page.text), minimum - found))
+        found += _alnum_count(page.text, minimum - found)
         if found >= minimum:
             return True
     return False
 
 
-def _alnum_at_least(text: str, minimum: int) -> bool:
-    return sum(1 for _ in islice(_ALNUM_RE.finditer(text), minimum)) >= minimum
+def _alnum_count(text: str, limit: int) -> int:
+    """Letters and digits in `text`, counted up to `limit` (a page of a million stops there)."""
+    return sum(1 for _ in islice(_ALNUM_RE.finditer(text), limit))
 
 
 def _check_bytes(size: int, head: bytes) -> None:
@@ -216,7 +217,7 @@ def _page_text(pdf: pdfium.PdfDocument, index: int, limits: PdfLimits, chars_lef
             text = _text_layer(page, limits, chars_left)
         except pdfium.PdfiumError:
             text = ""  # one page without a readable text layer should not lose the rest of the document
-        if _alnum_at_least(text, _SCANNED_BELOW):
+        if _alnum_count(text, _SCANNED_BELOW) >= _SCANNED_BELOW:
             return text, None
         try:
             return text, (_render(page) if _draws_images(page, index, limits) else None)

@@ -32,13 +32,15 @@ def run(job: JobHandle, deps: JobDeps) -> dict[str, Any]:
         counts = _counts(saved) if saved is not None else None
     drafted = draft_course(files, title, Stage(job, READING, 0, READABLE_AT), compute=deps.compute,
                            generate=saved is None)
-    result = _save(job, deps, drafted, title) if counts is None else {**counts, "course_title": title}
-    result |= {"passages": len(drafted.passages), "pages": sum(len(d.pages) for d in drafted.documents)}
+    seconds = dict(drafted.seconds)
+    if counts is None:
+        counts = _save(job, deps, drafted, seconds)
+    result = {**counts, "course_title": title, "passages": len(drafted.passages),
+              "pages": sum(len(d.pages) for d in drafted.documents)}
     if drafted.duplicates:
         result["duplicates"] = drafted.duplicates
     if scanned := {d.filename: d.ocr_pages for d in drafted.documents if d.ocr_pages}:
         result["ocr_pages"] = scanned  # the pages of each file that were read by OCR
-    seconds = {**drafted.seconds, **result.pop("seconds", {})}
     with session_scope(deps.sessions) as session:
         job.confirm(session)
         jobs_repo.publish(session, job.id, job.owner, {**result, "search_ready": False, "seconds": seconds})
@@ -51,8 +53,9 @@ def run(job: JobHandle, deps: JobDeps) -> dict[str, Any]:
     return {**result, "search_ready": True, "seconds": seconds}
 
 
-def _save(job: JobHandle, deps: JobDeps, drafted: DraftedCourse, title: str) -> dict[str, Any]:
-    """Save the drafted course, searchable once indexed; its id and counts for the job's result."""
+def _save(job: JobHandle, deps: JobDeps, drafted: DraftedCourse, seconds: dict[str, float]) -> dict[str, Any]:
+    """Save the drafted course, searchable once indexed; its id and counts for the job's result.
+    Adds to `seconds` how long saving took and how soon after the start the course was readable."""
     draft = drafted.draft
     assert draft is not None
     job.progress(READABLE_AT, f"Saving the course ({len(draft.modules)} modules)")
@@ -67,9 +70,8 @@ def _save(job: JobHandle, deps: JobDeps, drafted: DraftedCourse, title: str) -> 
         )
         course_id = course.id
     now = time.monotonic()
-    return {"course_id": course_id, "course_title": title, "modules": len(draft.modules),
-            "lessons": sum(len(m.lessons) for m in draft.modules),
-            "seconds": {"save": round(now - started, 3), "readable": round(now - job.started, 3)}}
+    seconds |= {"save": round(now - started, 3), "readable": round(now - job.started, 3)}
+    return {"course_id": course_id, "modules": len(draft.modules), "lessons": sum(len(m.lessons) for m in draft.modules)}
 
 
 def _counts(course: Course) -> dict[str, Any]:

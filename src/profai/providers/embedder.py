@@ -68,18 +68,23 @@ def model_dir() -> Path:
 
 
 @functools.cache
-def _counting_tokenizer() -> Any:
+def _tokenizer(max_tokens: int | None) -> Any:
+    """The model's tokenizer, truncating at `max_tokens` (None: never). tokenizer.json pads every
+    text to 128; we pad per batch ourselves."""
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
     tokenizer.no_padding()
-    tokenizer.no_truncation()
+    if max_tokens is None:
+        tokenizer.no_truncation()
+    else:
+        tokenizer.enable_truncation(max_length=max_tokens)
     return tokenizer
 
 
 def token_counts(texts: list[str]) -> list[int]:
     """Each text's length in the model's tokens, [CLS] and [SEP] not counted."""
-    return [len(e.ids) for e in _counting_tokenizer().encode_batch(texts, add_special_tokens=False)]
+    return [len(e.ids) for e in _tokenizer(None).encode_batch(texts, add_special_tokens=False)]
 
 
 def _padded(length: int) -> int:
@@ -122,16 +127,10 @@ class OnnxMiniLM:
         with self._lock:
             if self._model is not None:
                 return
-            from tokenizers import Tokenizer
-
-            tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
-            # tokenizer.json pads every text to 128; we pad per batch ourselves.
-            tokenizer.no_padding()
-            tokenizer.enable_truncation(max_length=self.max_tokens)
             runtime, precision = choose(self.runtime, self.precision)
             run = open_model(runtime, precision, self.threads, onnx=_package_dir(_MODEL_PACKAGE) / "model.onnx",
                              weights=model_dir() / "model.safetensors")
-            self._tokenizer = tokenizer
+            self._tokenizer = _tokenizer(self.max_tokens)
             self._model = run
 
     def embed(self, texts: Sequence[str], deadline: float | None = None) -> list[list[float]]:

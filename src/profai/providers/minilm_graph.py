@@ -31,7 +31,9 @@ def read_safetensors(path: Path) -> dict[str, NDArray[Any]]:
         if name == "__metadata__":
             continue
         start, end = spec["data_offsets"]
-        tensors[name] = np.frombuffer(data[start:end], dtype=_DTYPES[spec["dtype"]]).reshape(spec["shape"])
+        dtype = np.dtype(_DTYPES[spec["dtype"]])
+        # Views into the one buffer: slicing the bytes would copy each tensor.
+        tensors[name] = np.frombuffer(data, dtype, (end - start) // dtype.itemsize, start).reshape(spec["shape"])
     return tensors
 
 

@@ -19,8 +19,6 @@ from numpy.typing import NDArray
 
 Runtime = Literal["auto", "openvino", "onnxruntime"]
 Precision = Literal["auto", "f32", "bf16"]
-RUNTIMES: tuple[str, ...] = ("auto", "openvino", "onnxruntime")
-PRECISIONS: tuple[str, ...] = ("auto", "f32", "bf16")
 
 Feeds = dict[str, NDArray[np.int64]]
 Run = Callable[[Feeds], NDArray[np.float32]]  # input_ids, attention_mask, token_type_ids -> last_hidden_state

@@ -30,6 +30,11 @@ export function showChat(course) {
   setChatBusy(chat.busy);
 }
 
+/** Ask is enabled unless the open course's chat is answering or the course is still being indexed. */
+export function refreshAsk() {
+  setChatBusy(state.course ? chatFor(state.course.id).busy : false);
+}
+
 function setChatBusy(busy) {
   $("chat-send").disabled = busy || state.course?.search_ready === false;
   $("chat-send").textContent = busy ? "Answering…" : "Ask";

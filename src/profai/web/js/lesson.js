@@ -1,7 +1,7 @@
 // One course: its contents in the sidebar, the panel the route asks for, a lesson and its Listen button.
 
 import { api, fetchBlob, sleep } from "./api.js";
-import { showChat } from "./chat.js";
+import { refreshAsk, showChat } from "./chat.js";
 import { loadClass, resetClass, showJoinCode } from "./classroom.js";
 import { $, h, show, showError } from "./dom.js";
 import { lessonParagraphs, moduleHeadings, pagesLabel, plural } from "./format.js";
@@ -53,7 +53,7 @@ async function watchIndexing(course) {
 
 function showIndexing(indexing) {
   show($("chat-indexing"), indexing);
-  $("chat-send").disabled = indexing;
+  refreshAsk();
 }
 
 function resetCourseView() {
