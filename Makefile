@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip -q --disable-pip-version-check
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps run test lint bench bench-ingest bench-upload bench-scale bench-csv bench-retrieval bench-chat bench-audio worker flower clean
+.PHONY: setup system-deps run stack test lint bench bench-ingest bench-upload bench-scale bench-csv bench-retrieval bench-chat bench-audio worker flower clean
 
 setup: $(STAMP)
 
@@ -18,14 +18,16 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $@
 
 # System packages: eSpeak NG (lesson audio), Tesseract with its English model (OCR of scanned
-# PDF pages), R manuals (real PDFs for tests and benchmarks); `make test` adds Chromium, the
-# browser the UI tests drive.
+# PDF pages), R manuals (real PDFs for tests and benchmarks), nginx (`make stack` and its tests;
+# the package may start a service of its own on port 80, which nothing here uses); `make test`
+# adds Chromium, the browser the UI tests drive.
 system-deps:
 	@missing=""; \
 	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
 	tesseract --list-langs 2>/dev/null | grep -qx eng || missing="$$missing tesseract-ocr tesseract-ocr-eng"; \
 	test -z "$(WITH_BROWSER)" || test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	test -f /usr/share/R/doc/manual/R-intro.pdf || missing="$$missing r-doc-pdf"; \
+	test -x /usr/sbin/nginx || missing="$$missing nginx"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -34,6 +36,11 @@ system-deps:
 
 run: setup system-deps
 	$(VENV)/bin/profai serve
+
+# The production shape on this machine: nginx, 2 API processes, 2 Celery workers, a Chroma server,
+# on the machine's PostgreSQL and Redis (deploy/stack.py; STACK_ARGS="--port 9000" and so on).
+stack: setup system-deps
+	$(PY) deploy/stack.py $(STACK_ARGS)
 
 test: setup lint
 	$(MAKE) system-deps WITH_BROWSER=1

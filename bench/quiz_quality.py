@@ -34,6 +34,7 @@ from profai.ingest.pdf import read_pdf  # noqa: E402
 from profai.providers.generator import ExtractiveGenerator, quiz  # noqa: E402
 from profai.providers.generator.quiz_neighbours import EmbedFn  # noqa: E402
 from profai.providers.generator.quiz_terms import CourseText, term_kind  # noqa: E402
+from profai.providers.generator.sections import prose_only  # noqa: E402
 
 SEEDS = range(5)
 QUESTIONS = 30
@@ -43,8 +44,8 @@ def course_lessons() -> list[quiz.QuizLesson]:
     """The quiz input of R-intro.pdf's whole course, built as the app builds it."""
     doc = read_pdf(R_MANUALS / "R-intro.pdf", "R-intro.pdf")
     course = ExtractiveGenerator().build_course("R-intro", [doc])
-    return [quiz.QuizLesson(str(i), le.title, le.content, le.key_terms, le.source_file, le.page_start, le.page_end,
-                            le.page_marks)
+    return [quiz.QuizLesson(str(i), le.title, prose_only(le.content, le.blocks), le.key_terms, le.source_file,
+                            le.page_start, le.page_end, le.page_marks)
             for i, le in enumerate(le for m in course.modules for le in m.lessons)]
 
 

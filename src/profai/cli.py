@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -48,11 +47,12 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default: PORT, 5001)")] = None,
 ) -> None:
     """Start the HTTP API (and, in embedded mode, the local worker pool)."""
-    from profai.serving import serve as serve_api
+    from profai.observability import process
 
     s = get_settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per call to a Chroma server or a model
+    process.start(s.log_format, s.metrics_dir)  # LOG_FORMAT; metrics shared by every process (first)
+    from profai.serving import serve as serve_api
+
     serve_api(s, host or s.host, port or s.port)
 
 
@@ -62,6 +62,9 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="Log level")] = "INFO",
 ) -> None:
     """Run a Celery worker (JOB_RUNNER=celery): takes job ids from Redis, runs their pipelines."""
+    from profai.observability import process
+
+    process.share_metrics(get_settings().metrics_dir)  # before the worker's modules record any
     from profai.worker import main as worker_main
 
     worker_main(concurrency, loglevel)
@@ -152,7 +155,7 @@ def ask(
         assert answer is not None  # the stream ends with its ChatAnswer
         if answer.note:
             console.print(f"[yellow]{answer.note}[/yellow]")
-        for src in chat_service.sources(answer, prepared.passages):
+        for src in chat_service.sources(answer, prepared):
             pages = f"p. {src['page']}" + (f"-{src['page_end']}" if src["page_end"] != src["page"] else "")
             console.print(f"[dim][{src['number']}] {src['file']}, {pages}: {src['quote'][:160]}[/dim]")
         console.print(f"[dim]session {prepared.session_id}[/dim]")
@@ -184,6 +187,74 @@ def import_json(path: Annotated[Path, typer.Argument(help="A seed-era course_out
     with _container() as ctx:
         for course_id, created in run_import(ctx, path):
             console.print(f"course {course_id}: {'imported' if created else 'already imported'}")
+
+
+@contextmanager
+def _expected_errors() -> Iterator[None]:
+    """For commands that build no Container: expected errors print their code and exit 2."""
+    from profai.errors import ProfAIError
+
+    try:
+        yield
+    except ProfAIError as exc:
+        console.print(f"[red]{exc.code}:[/red] {exc.message}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def backup(
+    file: Annotated[Path, typer.Argument(help="The backup file to write (a zip)", dir_okay=False)],
+    with_audio: Annotated[bool, typer.Option("--with-audio", help="Include the lesson audio cache")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists")] = False,
+) -> None:
+    """Snapshot the database, vectors and uploads (and audio) into FILE, while the server runs."""
+    from profai.services import backup as backups
+
+    with _expected_errors():
+        backups.backup(get_settings(), file, with_audio=with_audio, overwrite=force,
+                       report=lambda line: console.print(f"  {line}", highlight=False))
+    console.print(f"Wrote {file} ({file.stat().st_size / 1024 / 1024:.1f} MB)", highlight=False)
+
+
+@app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(help="A file made by `profai backup`", dir_okay=False)],
+    force: Annotated[bool, typer.Option("--force", help="Replace the data the target already holds")] = False,
+) -> None:
+    """Restore FILE into this deployment's empty data directory, database and vector store (stop the
+    server first)."""
+    from profai.services import backup as backups
+
+    with _expected_errors():
+        manifest = backups.restore(get_settings(), file, force=force,
+                                   report=lambda line: console.print(f"  {line}", highlight=False))
+    console.print(f"Restored {file} (made {manifest['created_at']})", highlight=False)
+
+
+@app.command()
+def doctor(
+    fix: Annotated[bool, typer.Option("--fix", help="Remove what it finds; finish unfinished clean-ups")] = False,
+    grace: Annotated[float | None, typer.Option(
+        help="Leave files modified within this many seconds (default: ORPHAN_GRACE_SECONDS)")] = None,
+) -> None:
+    """Report vectors and uploaded files that belong to no job or course, and jobs whose clean-up
+    has not finished; --fix removes them (the reaper does the same every ORPHAN_SWEEP_SECONDS).
+    Exits 1 while something is left."""
+    from profai.jobs.sweep import report_lines, sweep
+
+    with _container() as ctx:
+        found = sweep(ctx, fix=fix, grace=grace)
+        left = sweep(ctx, fix=False, grace=grace) if fix else found
+    for line in report_lines(found, fixed=fix):  # ids and keys whole, one a line, whatever the terminal's width
+        console.print(line, highlight=False, soft_wrap=True)
+    if fix and left.found:
+        console.print(f"[yellow]Still left[/yellow] (a store may be down): {left.summary()}", highlight=False)
+    elif left.found:
+        console.print(f"Found {left.summary()}; `profai doctor --fix` removes them", highlight=False)
+    else:
+        console.print("Nothing left to clean up.")
+    if left.found:
+        raise typer.Exit(1)
 
 
 dataset_app = typer.Typer(help="CSV datasets: rows into a searchable vector index.", no_args_is_help=True)
@@ -300,7 +371,16 @@ def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (see `p
 
 
 def main() -> None:
-    app()
+    from pydantic import ValidationError
+
+    try:
+        app()
+    except ValidationError as exc:  # the settings: say which and why, without a traceback
+        for error in exc.errors():
+            where = "".join(f"{part}: " for part in error["loc"])  # none for a check of several settings
+            console.print(f"[red]settings:[/red] {where}{error['msg'].removeprefix('Value error, ')}",
+                          highlight=False)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

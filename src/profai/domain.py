@@ -9,12 +9,34 @@ from dataclasses import dataclass, field
 # --- a PDF as ingestion reads it ---------------------------------------------------------------
 
 
+BLOCK_KINDS = ("paragraph", "heading", "code", "list", "caption")
+
+
+@dataclass(frozen=True)
+class Block:
+    """A unit of a page as a reader sees it. `text` of a code block keeps every line and space as
+    printed; a list's items are one per line; `level` ranks a heading (1 = largest), else 0."""
+
+    kind: str  # one of BLOCK_KINDS
+    text: str
+    level: int = 0
+
+
 @dataclass(frozen=True)
 class Page:
-    """One page's cleaned text; paragraphs are separated by a blank line."""
+    """One page's cleaned text; blocks are separated by a blank line in `text`. A page read
+    without layout (OCR, imports) has no `blocks`: its paragraphs are the parts of `text`."""
 
-    number: int  # 1-based
+    number: int  # 1-based: the PDF's own page index, for links and rendering
     text: str
+    blocks: tuple[Block, ...] = ()
+    label: str | None = None  # the number printed on the page ("32", "iv"), when known
+
+    def parts(self) -> tuple[Block, ...]:
+        """The page's blocks; paragraphs split from `text` where the page has none."""
+        if self.blocks or not self.text:
+            return self.blocks
+        return tuple(Block("paragraph", part) for part in self.text.split("\n\n") if part.strip())
 
 
 @dataclass(frozen=True)
@@ -53,6 +75,7 @@ class LessonDraft:
     page_start: int
     page_end: int
     page_marks: list[tuple[int, int]] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)  # `content` as blocks, when it is the source text
 
 
 @dataclass

@@ -133,3 +133,56 @@ class PartTimeout(Exception):
 
 class Retryable(Exception):
     """A transient failure (a dead compute process, a lost connection): run the job again."""
+
+
+def transient(exc: BaseException) -> str | None:
+    """Why `exc` is a failure that passes, in words a job's owner can read, or None if it is not.
+
+    The one place that decides what is retried: a Retryable (its own words), and a connection to
+    the database, Redis, the vector store or a hosted API that was refused, dropped or timed out,
+    found anywhere in the exception's chain (chromadb, for one, reports a refused connection as a
+    ValueError raised from httpx's ConnectError). A job that meets one runs again after a backoff,
+    within its JOB_MAX_ATTEMPTS (jobs/execute.py)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, Retryable):
+            return str(current) or "a transient failure"
+        if reason := _connection_failure(current):
+            return reason
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return None
+
+
+def _connection_failure(exc: BaseException) -> str | None:
+    # Imported here: this module sits below every layer and is imported by all of them.
+    import httpx
+    import redis.exceptions
+    import sqlalchemy.exc
+    from kombu.exceptions import OperationalError as BrokerError
+
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        if exc.connection_invalidated or (
+            isinstance(exc, sqlalchemy.exc.OperationalError) and _server_side(exc)
+        ):
+            return "the database connection failed"
+        return None
+    if isinstance(exc, sqlalchemy.exc.DisconnectionError | sqlalchemy.exc.TimeoutError):
+        return "the database connection failed"
+    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError | BrokerError):
+        return "the connection to Redis failed"
+    if isinstance(exc, httpx.NetworkError | httpx.TimeoutException | httpx.RemoteProtocolError | ConnectionError):
+        return "a service it needs could not be reached"
+    return None
+
+
+def _server_side(exc: BaseException) -> bool:
+    """An OperationalError that passes: any from a database server (a lost connection, a restart,
+    a cancelled statement); from SQLite only a locked or busy database, since SQLite also reports
+    a missing table or a bad file as an OperationalError."""
+    orig = getattr(exc, "orig", None)
+    if type(orig).__module__ != "sqlite3":
+        return True
+    text = str(orig).lower()
+    return "locked" in text or "busy" in text

@@ -33,6 +33,7 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from profai.observability import metrics
 from profai.settings import Settings
 from profai.wiring import build_container
 
@@ -44,6 +45,8 @@ _CHILD_ENV = "PROFAI_API_CHILD"
 def serve(s: Settings, host: str, port: int) -> None:
     from profai.api import create_app
 
+    if (folder := metrics.folder()) is not None and not os.environ.get(_CHILD_ENV):
+        metrics.wipe_stale(folder)  # the first process: what processes of earlier runs left goes
     if s.api_processes == 1:
         uvicorn.run(create_app(s), host=host, port=port, **_uvicorn_options(s))
         return
@@ -53,7 +56,7 @@ def serve(s: Settings, host: str, port: int) -> None:
         return
     children, ctx = _Children(), None
     try:
-        if s.job_runner == "local" and not s.chroma_url:
+        if s.job_runner == "local" and s.vector_backend == "embedded":
             s = s.model_copy(update={"chroma_url": _start_chroma(children, s.data_dir / "chroma")})
         sock = _listen(host, port)  # before the others start, so a port in use fails here
         ctx = build_container(s)  # migrates the database before the others open it
@@ -81,7 +84,10 @@ def _uvicorn_options(s: Settings) -> dict[str, Any]:
     _GuardedHttp bounds."""
     guarded = type("GuardedHttp", (_GuardedHttp,), {"header_seconds": s.client_header_timeout,
                                                      "linger_seconds": s.client_body_timeout})
-    return {"log_level": "info", "access_log": s.access_log, "http": guarded, "timeout_keep_alive": 5}
+    options: dict[str, Any] = {"log_level": "info", "access_log": s.access_log, "http": guarded, "timeout_keep_alive": 5}
+    if s.log_format == "json":  # uvicorn's loggers go to the root logger's JSON lines, not its own text
+        options["log_config"] = None
+    return options
 
 
 class _GuardedHttp(HttpToolsProtocol):

@@ -7,6 +7,7 @@ ambiguous (PROFAI_DATA_DIR).
 
 from __future__ import annotations
 
+import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -28,6 +29,13 @@ class Settings(BaseSettings):
     api_processes: int = Field(1, alias="API_PROCESSES", ge=1, le=32)
     # One log line per request costs more than a status read itself; a proxy in front logs them too.
     access_log: bool = Field(False, alias="ACCESS_LOG")
+    # Observability (observability/): LOG_FORMAT=json writes one JSON object per line. GET /metrics
+    # answers admins, and Prometheus when it sends METRICS_TOKEN as a bearer token. Every process of
+    # a deployment on one host writes its samples to PROMETHEUS_MULTIPROC_DIR (default: a folder
+    # per host name under the data folder's metrics/; a local disk is best).
+    log_format: Literal["text", "json"] = Field("text", alias="LOG_FORMAT")
+    metrics_token: str | None = Field(None, alias="METRICS_TOKEN", min_length=16)
+    prometheus_multiproc_dir: Path | None = Field(None, alias="PROMETHEUS_MULTIPROC_DIR")
 
     # Relational data: SQLite under data_dir unless DATABASE_URL is set (and USE_DATABASE is not false).
     use_database: bool = Field(True, alias="USE_DATABASE")
@@ -43,6 +51,14 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = Field(10.0, alias="JOB_HEARTBEAT_SECONDS", gt=0)
     reaper_interval: float = Field(5.0, alias="REAPER_INTERVAL_SECONDS", gt=0)
     max_attempts: int = Field(3, alias="JOB_MAX_ATTEMPTS", ge=1)
+    # A job that meets a passing failure (a connection refused or dropped: errors.transient) waits
+    # this long before its next attempt, doubling each attempt (with jitter, at most 60 s).
+    retry_backoff_seconds: float = Field(2.0, alias="JOB_RETRY_BACKOFF_SECONDS", ge=0)
+    # Vectors and uploaded files that belong to no job or course are removed by the reaper this
+    # often (0: never; `profai doctor --fix` does it by hand); files younger than the grace are
+    # left alone, since an upload writes its file before its job exists.
+    orphan_sweep_seconds: float = Field(600.0, alias="ORPHAN_SWEEP_SECONDS", ge=0)
+    orphan_grace_seconds: float = Field(3600.0, alias="ORPHAN_GRACE_SECONDS", ge=0)
     sync_wait_seconds: float = Field(300.0, alias="SYNC_WAIT_SECONDS", gt=0)
 
     # Queue (Celery on Redis)
@@ -52,6 +68,13 @@ class Settings(BaseSettings):
     redis_db: int = Field(0, alias="REDIS_DB")
     worker_max_memory_mb: int = Field(2048, alias="WORKER_MAX_MEMORY_MB", ge=64)
     celery_queue: str = Field("profai", alias="CELERY_QUEUE")
+    # A message a worker took and never acknowledged (it was killed) goes back to the queue after
+    # CELERY_VISIBILITY_TIMEOUT (default: twice JOB_LEASE_SECONDS), checked every
+    # CELERY_RESTORE_INTERVAL_SECONDS (default: a third of the lease). The job's lease, not the
+    # message, decides who runs a job, so a redelivered message of a running or settled job runs
+    # nothing twice; the reaper has requeued a dead worker's job by then anyway (see README).
+    celery_visibility_timeout: float | None = Field(None, alias="CELERY_VISIBILITY_TIMEOUT", gt=0)
+    celery_restore_interval: float | None = Field(None, alias="CELERY_RESTORE_INTERVAL_SECONDS", gt=0)
     # Extra modules that register pipelines (tests use this to add fault-injecting job kinds).
     plugins: str = Field("", alias="PROFAI_PLUGINS")
 
@@ -81,6 +104,9 @@ class Settings(BaseSettings):
     chroma_cloud_api_key: str | None = Field(None, alias="CHROMA_CLOUD_API_KEY")
     chroma_cloud_tenant: str | None = Field(None, alias="CHROMA_CLOUD_TENANT")
     chroma_cloud_database: str | None = Field(None, alias="CHROMA_CLOUD_DATABASE")
+    # Where Chroma Cloud answers; another address points the cloud client at a Chroma server of your
+    # own (tests use a local `chroma run` with a tenant and database of their own).
+    chroma_cloud_url: str = Field("https://api.trychroma.com", alias="CHROMA_CLOUD_URL")
 
     # Providers
     embedder: Literal["local", "openai"] = Field("local", alias="EMBEDDER")
@@ -145,7 +171,7 @@ class Settings(BaseSettings):
     # Per user: chat WebSockets open at once (in each API process).
     max_chat_sockets: int = Field(5, alias="MAX_CHAT_SOCKETS", ge=1)
 
-    @field_validator("api_key", mode="before")
+    @field_validator("api_key", "metrics_token", mode="before")
     @classmethod
     def _no_empty_key(cls, value: object) -> object:
         # `API_KEY=` in a .env file means no key, not an empty one.
@@ -159,6 +185,10 @@ class Settings(BaseSettings):
             raise ValueError("TASK_SOFT_TIMEOUT must be below TASK_TIMEOUT")
         if self.heartbeat_seconds >= self.lease_seconds:
             raise ValueError("JOB_HEARTBEAT_SECONDS must be below JOB_LEASE_SECONDS")
+        if self.celery_visibility_timeout is None:
+            self.celery_visibility_timeout = 2 * self.lease_seconds
+        if self.celery_restore_interval is None:
+            self.celery_restore_interval = max(1.0, self.lease_seconds / 3)
         if self.job_runner == "celery" and self.sqlalchemy_url.startswith("sqlite"):
             raise ValueError("JOB_RUNNER=celery needs a shared database: set DATABASE_URL (PostgreSQL)")
         if self.environment == "production" and self.embedder == "openai" and not self.openai_api_key:
@@ -167,7 +197,21 @@ class Settings(BaseSettings):
             self.speech_api_key or self.openai_api_key
         ):
             raise ValueError("SPEECH=openai needs SPEECH_API_KEY (or OPENAI_API_KEY)")
+        if self.use_chroma_cloud:
+            missing = [name for name, value in (("CHROMA_CLOUD_API_KEY", self.chroma_cloud_api_key),
+                                                ("CHROMA_CLOUD_TENANT", self.chroma_cloud_tenant),
+                                                ("CHROMA_CLOUD_DATABASE", self.chroma_cloud_database)) if not value]
+            if missing:
+                raise ValueError(f"USE_CHROMA_CLOUD=true needs {', '.join(missing)}")
         return self
+
+    @property
+    def vector_backend(self) -> Literal["cloud", "server", "embedded"]:
+        """Where vectors live: Chroma Cloud (USE_CHROMA_CLOUD), a Chroma server (CHROMA_URL), else
+        embedded Chroma under data_dir."""
+        if self.use_chroma_cloud:
+            return "cloud"
+        return "server" if self.chroma_url else "embedded"
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -179,6 +223,12 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix):]
         return url
+
+    @property
+    def metrics_dir(self) -> Path:
+        """Where every process of this deployment on this host writes its metrics: one folder per
+        host, since the files are named by pid (the data folder may be shared by several hosts)."""
+        return self.prometheus_multiproc_dir or self.data_dir / "metrics" / socket.gethostname()
 
     @property
     def broker_url(self) -> str:

@@ -27,16 +27,16 @@ from profai.settings import Settings
 from profai.stores.audio_cache import AudioCache
 from profai.stores.blobs import LocalBlobStore
 from profai.stores.vector_process import VectorStoreProcess
-from profai.stores.vectors import ChromaVectorStore, VectorStore
+from profai.stores.vectors import ChromaVectorStore, VectorStore, remote_vectors
 
 T = TypeVar("T")
 
 
 def build_vectors(s: Settings, *, own_process: bool) -> VectorStore:
-    """A Chroma server's client, or embedded Chroma: in a child process when heavy work runs in
-    processes (see stores.vector_process), in this one when it runs inline."""
-    if s.chroma_url:
-        return ChromaVectorStore.server(s.chroma_url)
+    """Chroma Cloud's or a Chroma server's client, or embedded Chroma: in a child process when heavy
+    work runs in processes (see stores.vector_process), in this one when it runs inline."""
+    if remote := remote_vectors(s):
+        return remote
     if own_process:
         return VectorStoreProcess(s.data_dir / "chroma")
     return ChromaVectorStore.embedded(s.data_dir / "chroma")

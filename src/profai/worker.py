@@ -13,15 +13,16 @@ from datetime import timedelta
 from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_init, worker_ready, worker_shutting_down
+from celery.signals import setup_logging, worker_process_init, worker_ready, worker_shutting_down
 
 from profai.db import jobs_repo
 from profai.db.engine import session_scope
 from profai.db.models import utcnow
 from profai.jobs import execute
 from profai.jobs.celery_runner import TASK, CeleryRunner, make_celery
-from profai.jobs.reaper import reap_once
+from profai.jobs.reaper import OrphanSweeps, reap_once
 from profai.jobs.registry import load_kinds
+from profai.observability import logs
 from profai.settings import get_settings
 from profai.wiring import Container, build_container
 
@@ -46,13 +47,28 @@ def _container() -> tuple[Container, CeleryRunner]:
 
 @app.task(name=TASK, acks_late=True)
 def execute_job_task(job_id: str) -> str:
-    """Thin: run the job by id. A redelivered or duplicate message finds the job claimed and returns."""
+    """Thin: a message is a turn to run a job, and the turn goes to the oldest pending job - the one
+    it names, unless a job created before it was requeued meanwhile, which keeps its place in line
+    instead of waiting behind the backlog. Every pending job has a message of its own, so none is
+    left behind; a redelivered or duplicate message (a job already running or settled) finds
+    nothing to claim, or runs a job whose own message then finds nothing."""
     ctx, runner = _container()
-    outcome = execute.execute_job(ctx, job_id, execute.owner_id("celery"), stopping=_stopping)
-    if outcome in ("released", "requeued"):
-        runner.submit(job_id)
-    log.info("job %s: %s", job_id, outcome)
+    ran, outcome = execute.execute_next(ctx, execute.owner_id("celery"), stopping=_stopping)
+    if ran is not None and outcome in ("released", "requeued"):
+        runner.submit(ran)  # its turn was used: it needs a message again
+    log.info("message for job %s: %s", job_id, f"ran job {ran}: {outcome}" if ran else "no job waiting")
     return outcome
+
+
+def _json_logging(loglevel: int | str | None = None, **_: object) -> None:
+    """LOG_FORMAT=json: Celery leaves logging to us (it does when anyone answers this signal), and
+    its pool children inherit it; their job lines carry the job's and its request's ids."""
+    logs.configure("json", loglevel or logging.INFO)
+
+
+if get_settings().log_format == "json":
+    logs.configure("json")  # already now: Celery warns (of running as root, say) before it sets up logging
+    setup_logging.connect(_json_logging, weak=False)
 
 
 @worker_process_init.connect
@@ -91,11 +107,13 @@ def _start_reaper(**_: object) -> None:
 def _reap_forever() -> None:
     ctx, runner = _container()
     interval = ctx.settings.reaper_interval
+    orphans = OrphanSweeps(ctx)
     while not _stopping.wait(interval):
         try:
             sweep(ctx, runner)
         except Exception:
             log.warning("reaper sweep failed", exc_info=True)
+        orphans.tick()
 
 
 def sweep(ctx: Container, runner: CeleryRunner) -> None:
@@ -115,5 +133,6 @@ def sweep(ctx: Container, runner: CeleryRunner) -> None:
 def main(concurrency: int, loglevel: str = "INFO") -> None:
     """Run a worker with a unique node name, so several can share one host."""
     name = f"profai-{uuid.uuid4().hex[:6]}@%h"
-    app.worker_main(["worker", f"--concurrency={concurrency}", f"--loglevel={loglevel}", "-n", name,
+    quiet = ["--quiet"] if get_settings().log_format == "json" else []  # no banner amid the JSON lines
+    app.worker_main([*quiet, "worker", f"--concurrency={concurrency}", f"--loglevel={loglevel}", "-n", name,
                      "-Q", get_settings().celery_queue, "--without-gossip", "--without-mingle"])

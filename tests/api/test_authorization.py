@@ -208,6 +208,8 @@ RULES: dict[tuple[str, str], tuple[R, Params, Any]] = {
     ("POST", "/api/jobs/{job_id}/cancel"): (users(404, owner_teacher=200, admin=200),
                                             lambda w: {"job_id": _pending_job(w)}, None),
     ("GET", "/api/worker-stats"): (users(403, admin=200), lambda w: {}, None),
+    # Prometheus' scrape: admins, or METRICS_TOKEN as a bearer token (tests/observability); no one else.
+    ("GET", "/metrics"): (users(403, admin=200), lambda w: {}, None),
     # Datasets: a teacher's tool
     ("POST", "/api/v1/datasets"): (teachers(415), lambda w: {}, None),
     ("GET", "/api/v1/datasets"): (teachers(200), lambda w: {}, None),

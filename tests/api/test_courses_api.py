@@ -5,6 +5,7 @@ from __future__ import annotations
 from factories import BIOLOGY, make_pdf, make_scanned_pdf
 from profai.ingest.pdf import read_pdf
 from support import upload_course, wait_job
+from textbook import make_textbook
 
 
 def test_upload_answers_at_once_then_builds_a_course(client, tmp_path):
@@ -108,3 +109,33 @@ def test_a_scanned_handout_becomes_a_course_and_says_which_pages_were_read_by_oc
     assert "chlorophyll" in text and "glucose" in text
     answer = client.post("/api/chat", json={"course_id": course["id"], "question": "What does chlorophyll absorb?"})
     assert answer.status_code == 200 and answer.json()["sources"]
+
+
+def test_a_course_serves_lessons_as_blocks_with_printed_page_numbers(client, tmp_path):
+    book = make_textbook(tmp_path / "book.pdf", first_printed=30)
+    bio = make_pdf(tmp_path / "bio.pdf")
+    with book.path.open("rb") as fa, bio.open("rb") as fb:
+        job_id = client.post("/api/upload-pdfs", data={"course_title": "Two books"},
+                             files=[("files", ("book.pdf", fa, "application/pdf")),
+                                    ("files", ("bio.pdf", fb, "application/pdf"))]).json()["job_id"]
+    course = client.get(f"/api/courses/{wait_job(client, job_id)['result']['course_id']}").json()
+    sources = {f["filename"]: f for f in course["source_files"]}
+    assert sources["book.pdf"]["page_labels"] == [book.printed[n] for n in range(1, book.pages + 1)]
+    assert sources["bio.pdf"]["page_labels"] == []  # a PDF that prints no page numbers
+    assert [m["source_file"] for m in course["modules"]][:3] == ["book.pdf"] * 3
+    assert course["modules"][-1]["source_file"] == "bio.pdf"
+    lessons = [lesson for m in course["modules"] for lesson in m["lessons"]]
+    # Section 1.1 is too short for a lesson of its own: it opens one with 1.2 as a heading inside.
+    functions = next(lesson for lesson in lessons if lesson["title"] == "1.1 Values and names")
+    assert {"kind": "heading", "text": "1.2 Functions", "level": 3} in functions["blocks"]
+    assert functions["page_start_label"] == book.printed[functions["page_start"]]
+    assert functions["page_end_label"] == book.printed[functions["page_end"]] == "31"
+    code = [b["text"] for b in functions["blocks"] if b["kind"] == "code"]
+    assert code == book.code[:2] and "\n        total += value" in code[1]
+    assert "\n\n".join(b["text"] for b in functions["blocks"]) == functions["content"]
+    assert {b["kind"] for lesson in lessons for b in lesson["blocks"]} >= {"paragraph", "code", "list", "caption"}
+    # A chat answer cites the printed page beside the PDF's page index.
+    answer = client.post("/api/chat", json={"course_id": course["id"], "question": "What does a data frame hold?"})
+    assert answer.status_code == 200, answer.text
+    cited = [s for s in answer.json()["sources"] if s["file"] == "book.pdf"]
+    assert cited and all(s["page_label"] == book.printed[s["page"]] for s in cited)

@@ -10,8 +10,10 @@ import pytest
 import hostile
 from factories import make_pdf
 from profai.errors import InvalidInput, PayloadTooLarge, UnsupportedFile
-from profai.ingest.pdf import _paragraphs, _strip_edges, inspect_pdf, read_pdf
+from profai.ingest.pdf import _strip_edges, inspect_pdf, read_pdf
+from profai.ingest.pdf_blocks import DocStyle, page_blocks, paragraphs
 from profai.ingest.pdf_limits import PdfLimits, check_inflated
+from profai.ingest.pdf_lines import Line
 
 R_MANUALS = Path("/usr/share/R/doc/manual")
 
@@ -115,8 +117,9 @@ def test_cleaning_a_page_of_300000_lines_stays_linear():
     # Joining a paragraph line by line, or popping page numbers off the front of a page, was
     # quadratic: these took minutes. (No time is asserted; a regression shows as a hang.)
     lines = ["abcdefghij"] * 300_000
-    assert _paragraphs(lines) == [" ".join(lines)]
-    assert _strip_edges(["12"] * 300_000 + ["text"], 1, set()) == ["text"]
+    assert paragraphs(lines) == [" ".join(lines)]
+    assert [b.text for b in page_blocks([Line(t) for t in lines], DocStyle(0.0, ()))] == [" ".join(lines)]
+    assert [line.text for line in _strip_edges([Line("12")] * 300_000 + [Line("text")], 1, set())] == ["text"]
 
 
 def test_real_manuals_are_far_inside_every_limit():

@@ -28,6 +28,7 @@ from profai.providers.generator.quiz import (
     make_questions,
 )
 from profai.providers.generator.quiz_terms import CourseText, term_kind
+from profai.providers.generator.sections import prose_only
 from support import R_MANUALS, squash
 
 R_INTRO = R_MANUALS / "R-intro.pdf"
@@ -39,7 +40,8 @@ def lessons_of(doc: PdfDocument, with_marks: bool = True) -> list[QuizLesson]:
     course = ExtractiveGenerator().build_course("Course", [doc])
     out = []
     for i, lesson in enumerate(lesson for module in course.modules for lesson in module.lessons):
-        out.append(QuizLesson(f"lesson-{i}", lesson.title, lesson.content, lesson.key_terms, lesson.source_file,
+        out.append(QuizLesson(f"lesson-{i}", lesson.title, prose_only(lesson.content, lesson.blocks), lesson.key_terms,
+                              lesson.source_file,
                               lesson.page_start, lesson.page_end, lesson.page_marks if with_marks else ()))
     return out
 

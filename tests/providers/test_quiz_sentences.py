@@ -29,9 +29,11 @@ def material(lessons):
 
 
 def test_code_in_r_intro_is_never_a_source(r_lessons):
+    # Code blocks are blanked out of the lessons' text before questions are drawn (prose_only);
+    # what code stays is inline, inside sentences, and is filtered sentence by sentence.
     every = [s for lesson in r_lessons for s in split_sentences(lesson.content)]
     coded = [s for s in every if CODE.search(s)]
-    assert len(coded) > 300  # R-intro is full of examples: the check has work to do
+    assert len(coded) > 200  # R-intro is full of inline code: the check has work to do
     assert all(code_like(s) for s in coded)
     prose = [s.text for i, lesson in enumerate(r_lessons) for s in prose_sentences(lesson.content, i)]
     assert len(prose) > 500 and not any(CODE.search(s) for s in prose)

@@ -10,9 +10,10 @@ import re
 from profai.db import courses_repo
 from profai.db.engine import session_scope
 from profai.db.models import Quiz
-from profai.domain import CLI
+from profai.domain import CLI, Block
 from profai.providers.generator import ExtractiveGenerator
 from profai.providers.generator.quiz import KINDS, QuizLesson, make_questions
+from profai.providers.generator.sections import prose_only
 from profai.services.quizzes import create_quiz, for_student
 from support import squash, starts_on
 
@@ -43,9 +44,9 @@ def test_quizzes_rank_wrong_options_with_the_apps_embedder(ctx, r_intro):
     with session_scope(ctx.sessions) as s:
         course_id = courses_repo.replace_for_job(s, job_id=None, draft=draft, generator="extractive",
                                                  collection=None, source_files=[]).id
-        lessons = [QuizLesson(str(le.id), le.title, le.content, list(le.key_terms), le.source_file, le.page_start,
-                              le.page_end, le.page_marks) for m in courses_repo.get(s, course_id).modules
-                   for le in m.lessons]
+        lessons = [QuizLesson(str(le.id), le.title, prose_only(le.content, [Block(**b) for b in le.blocks]),
+                              list(le.key_terms), le.source_file, le.page_start, le.page_end, le.page_marks)
+                   for m in courses_repo.get(s, course_id).modules for le in m.lessons]
     quiz = create_quiz(ctx, CLI, course_id, questions=12, difficulty="hard", seed=9)
     by_meaning = make_questions(lessons, 12, "hard", random.Random(9), ctx.embedder.embed)
     assert [q["prompt"] for q in quiz.questions] == [d.prompt for d in by_meaning]

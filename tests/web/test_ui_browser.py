@@ -141,8 +141,9 @@ def read_lesson(page) -> None:
     # Offsets count code points, as Python does: a character outside the BMP takes one, not two.
     content = "Let 𝑥 be a vector.\n\nIt runs on and on"
     marks = [[0, 4], [content.index("It runs"), 5], [content.index("and on"), 6]]
-    parts = page.evaluate("([c, m]) => import('/static/js/format.js').then((f) => f.lessonParagraphs(c, m))",
-                          [content, marks])
+    blocks = [{"kind": "paragraph", "text": "Let 𝑥 be a vector."}, {"kind": "paragraph", "text": "It runs on and on"}]
+    parts = page.evaluate("(l) => import('/static/js/format.js').then((f) => f.lessonBlocks(l).map((b) => b.parts))",
+                          {"content": content, "page_marks": marks, "blocks": blocks})
     assert parts == [["Let 𝑥 be a vector."], [5, "It runs on ", 6, "and on"]]
 
 

@@ -16,7 +16,8 @@ from profai import __version__
 from profai.api import errors, limits
 from profai.api.deps import SESSION_COOKIE, current_admin, current_teacher, current_user
 from profai.api.guards import SAFE_METHODS, RequestGuard
-from profai.api.routes import accounts, audio, chat, classes, courses, datasets, health, jobs, quizzes, web
+from profai.api.observe import Observe
+from profai.api.routes import accounts, audio, chat, classes, courses, datasets, health, jobs, metrics, quizzes, web
 from profai.settings import Settings, get_settings
 from profai.stores.vectors import VectorStore
 from profai.wiring import Container, build_container
@@ -153,9 +154,10 @@ def create_app(settings: Settings | None = None, ctx: Container | None = None, *
                   description="Turns teaching material into courses.")
     errors.install(app)
     limits.install(app, s)
-    for module in (jobs, health, accounts, courses, classes, datasets, chat, quizzes, audio, web):  # polls first
+    for module in (jobs, health, accounts, courses, classes, datasets, chat, quizzes, audio, metrics, web):  # polls first
         app.include_router(module.router)
     app.add_middleware(RequestGuard, allowed_hosts=s.allowed_hosts, session_cookie=SESSION_COOKIE)
+    app.add_middleware(Observe)  # outermost: refusals get a request id and are counted too
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

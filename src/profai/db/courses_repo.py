@@ -42,7 +42,7 @@ def replace_for_job(
                 module_id=module.id, course_id=course.id, position=l_pos, title=ld.title[:300],
                 content=ld.content, summary=ld.summary, key_terms=list(ld.key_terms),
                 source_file=ld.source_file, page_start=ld.page_start, page_end=ld.page_end,
-                page_marks=ld.page_marks,
+                page_marks=ld.page_marks, blocks=[{"kind": b.kind, "text": b.text, "level": b.level} for b in ld.blocks],
             ))
     session.flush()
     return course
@@ -115,3 +115,13 @@ def delete_course(session: Session, course: Course) -> None:
     session.execute(delete(Module).where(Module.course_id == course.id))
     session.delete(course)
     session.flush()
+
+
+def vector_refs(session: Session) -> list[tuple[str | None, str | None]]:
+    """Every course's job id and vector collection (for the orphan sweep)."""
+    return [(job_id, collection) for job_id, collection in session.execute(select(Course.job_id, Course.collection))]
+
+
+def uses_collection(session: Session, collection: str) -> bool:
+    """Whether a course searches this vector collection."""
+    return session.scalar(select(func.count(Course.id)).where(Course.collection == collection)) != 0

@@ -76,3 +76,8 @@ def delete_dataset(session: Session, dataset_id: str, *, with_jobs: bool = True)
     if with_jobs:
         session.execute(delete(Job).where((Job.parent_id == dataset_id) | (Job.id == dataset_id)))
     session.execute(delete(Dataset).where(Dataset.id == dataset_id))
+
+
+def blob_keys(session: Session) -> dict[str, str]:
+    """Every dataset's id and the key of its uploaded file (for the orphan sweep)."""
+    return {row.id: row.blob_key for row in session.execute(select(Dataset.id, Dataset.blob_key))}

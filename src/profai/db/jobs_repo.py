@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement
 
 from profai.db.models import Job, utcnow
+from profai.observability import logs
 
 PENDING, PROCESSING, PROCESSING_CHUNKS = "pending", "processing", "processing_chunks"
 COMPLETED, PARTIALLY_COMPLETED, FAILED, CANCELLED = "completed", "partially_completed", "failed", "cancelled"
@@ -26,11 +27,13 @@ def create(
 ) -> Job:
     """Insert a pending job and return a detached copy of it; the caller commits, then submits
     its id to the runner. A plain INSERT: the ORM's unit of work doubled the cost of an upload's
-    one row that nothing changes before the commit."""
+    one row that nothing changes before the commit. It keeps the id of the request (or job, for
+    a part) that creates it, for its worker's log lines."""
     now = utcnow()
     values = {"id": job_id or str(uuid.uuid4()), "kind": kind, "status": PENDING, "progress": 0,
               "message": "Waiting for a worker", "payload": payload, "max_attempts": max_attempts, "attempts": 0,
-              "created_at": now, "updated_at": now, "parent_id": parent_id, "owner_id": owner_id}
+              "created_at": now, "updated_at": now, "parent_id": parent_id, "owner_id": owner_id,
+              "request_id": logs.request_id()}
     session.execute(insert(cast(Table, Job.__table__)), values)
     return Job(**values)
 
@@ -92,12 +95,27 @@ def claim(session: Session, job_id: str, owner: str, lease_seconds: float) -> bo
     return _changed(res) == 1
 
 
-def next_pending(session: Session, kinds: tuple[str, ...] | None = None) -> list[str]:
-    """Ids of pending jobs, oldest first (the local pool claims them in arrival order)."""
-    q = select(Job.id).where(Job.status == PENDING).order_by(Job.created_at).limit(20)
+def next_pending(session: Session, kinds: tuple[str, ...] | None = None, limit: int = 20) -> list[str]:
+    """Ids of claimable pending jobs, oldest first: a job requeued after a crash keeps its place
+    in line, ahead of those created after it."""
+    q = (select(Job.id).where(Job.status == PENDING, Job.attempts < Job.max_attempts)
+         .order_by(Job.created_at, Job.id).limit(limit))
     if kinds:
         q = q.where(Job.kind.in_(kinds))
     return list(session.scalars(q))
+
+
+def claim_next(session: Session, owner: str, lease_seconds: float, kinds: tuple[str, ...] | None = None) -> str | None:
+    """Claim the oldest claimable pending job for this owner; its id, or None if there is none.
+    Every runner claims this way, so whichever worker is free runs the job that waited longest."""
+    for _ in range(10):  # each round, every candidate was taken by another worker meanwhile
+        candidates = next_pending(session, kinds)
+        for job_id in candidates:
+            if claim(session, job_id, owner, lease_seconds):
+                return job_id
+        if not candidates:
+            break
+    return None
 
 
 def _owned(job_id: str, owner: str) -> tuple[ColumnElement[bool], ...]:
@@ -219,37 +237,65 @@ def let_go(session: Session, job_id: str, owner: str) -> bool:
     return _changed(res) == 1
 
 
-def claim_cleanup(session: Session, job_id: str) -> Job | None:
-    """The failed or cancelled job, if its clean-up may run now and nobody ran it yet: no worker
-    holds it or any of its parts. A compare-and-set, so exactly one caller wins."""
+def claim_cleanup(session: Session, job_id: str, owner: str, lease_seconds: float) -> Job | None:
+    """The failed or cancelled job, if its clean-up may run now and has not finished: no worker
+    holds it or any of its parts, and no other cleaner. A compare-and-set, so one caller at a
+    time wins; the winner holds the job's lease until `cleanup_done` or `cleanup_failed` (or, if
+    it dies, until the reaper takes the lease back and the clean-up runs again)."""
     part = aliased(Job)
     writing = select(part.id).where(part.parent_id == Job.id, part.lease_owner.is_not(None)).exists()
+    now = utcnow()
     res = session.execute(
         update(Job).where(Job.id == job_id, Job.status.in_((FAILED, CANCELLED)), Job.cleaned_at.is_(None),
                           Job.lease_owner.is_(None), ~writing)
-        .values(cleaned_at=utcnow())
+        .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds))
     )
     return get(session, job_id) if _changed(res) == 1 else None
 
 
+def cleanup_done(session: Session, job_id: str) -> None:
+    """The clean-up finished: it never runs again (whoever of two cleaners finished first)."""
+    session.execute(update(Job).where(Job.id == job_id, Job.cleaned_at.is_(None))
+                    .values(cleaned_at=utcnow(), lease_owner=None, lease_expires_at=None))
+
+
+def cleanup_failed(session: Session, job_id: str, owner: str) -> None:
+    """The clean-up could not finish (a store was down): let go, so the reaper runs it again."""
+    session.execute(update(Job).where(Job.id == job_id, Job.lease_owner == owner, Job.cleaned_at.is_(None))
+                    .values(lease_owner=None, lease_expires_at=None))
+
+
 def release_stopped(session: Session, *, owners_gone: tuple[str, ...] = (), now: datetime | None = None) -> list[str]:
-    """Cancelled jobs whose worker died before letting go: drop the lease, return their ids."""
+    """Cancelled jobs whose worker died before letting go, and failed or cancelled ones whose
+    cleaner died: drop the lease, return their ids."""
     now = now or utcnow()
     gone = (Job.lease_expires_at < now) | (Job.lease_owner.in_(owners_gone) if owners_gone else false())
-    ids = list(session.scalars(select(Job.id).where(Job.status == CANCELLED, Job.lease_owner.is_not(None), gone)))
+    ids = list(session.scalars(select(Job.id).where(Job.status.in_((FAILED, CANCELLED)), Job.lease_owner.is_not(None),
+                                                    gone)))
     if ids:
         session.execute(update(Job).where(Job.id.in_(ids)).values(lease_owner=None, lease_expires_at=None))
     return ids
 
 
 def awaiting_cleanup(session: Session) -> list[str]:
-    """Cancelled jobs (not parts) whose clean-up has not run: its last step was lost (a crash)."""
+    """Jobs (not parts) whose clean-up has not finished: cancelled ones whose last writer died,
+    and failed or cancelled ones whose clean-up a crash interrupted or a dead store stopped. A
+    failed job with parts is left alone: its parts settled it, and a retry runs them again."""
+    part = aliased(Job)
+    has_parts = select(part.id).where(part.parent_id == Job.id).exists()
     return list(session.scalars(select(Job.id).where(
-        Job.status == CANCELLED, Job.cleaned_at.is_(None), Job.parent_id.is_(None), Job.lease_owner.is_(None))))
+        Job.cleaned_at.is_(None), Job.parent_id.is_(None), Job.lease_owner.is_(None),
+        (Job.status == CANCELLED) | ((Job.status == FAILED) & ~has_parts))))
 
 
 def count_by_status(session: Session) -> dict[str, int]:
     return dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
+
+
+def count_by_kind_and_status(session: Session) -> dict[tuple[str, str], int]:
+    """Jobs (parts included) by (kind, status), for the metrics scrape."""
+    rows = session.execute(select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status)).all()
+    return {(kind, status): n for kind, status, n in rows}
 
 
 def lease_owners(session: Session) -> list[str]:
@@ -360,3 +406,10 @@ def unsettled_parents(session: Session) -> list[str]:
     return list(session.scalars(
         select(Job.id).where(Job.status == PROCESSING_CHUNKS, Job.lease_owner.is_(None), ~unfinished)
     ))
+
+
+def top_level(session: Session, kind: str) -> list[tuple[str, str, str | None, dict[str, Any]]]:
+    """Every job of a kind that is not a part: its id, status, lease owner and payload (for the
+    orphan sweep, which keeps what a job or course still uses)."""
+    q = select(Job.id, Job.status, Job.lease_owner, Job.payload).where(Job.kind == kind, Job.parent_id.is_(None))
+    return [(job_id, status, owner, payload) for job_id, status, owner, payload in session.execute(q)]

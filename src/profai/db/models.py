@@ -66,9 +66,13 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # When the clean-up of a failed or cancelled job ran (its files, vectors and partial results
-    # removed); claimed by compare-and-set so it runs once, after nobody writes for the job.
+    # When the clean-up of a failed or cancelled job finished (its files, vectors and partial
+    # results removed). While it runs its cleaner holds the lease (claimed by compare-and-set,
+    # after nobody writes for the job); one that cannot finish lets go and is run again.
     cleaned_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The id of the request that created it (X-Request-ID, or one made up for it): its worker logs
+    # under it too, so an upload's lines and its job's lines can be found together.
+    request_id: Mapped[str | None] = mapped_column(String(128), default=None)
 
     __table_args__ = (Index("ix_jobs_status_created", "status", "created_at"),)
 
@@ -128,6 +132,8 @@ class Lesson(Base):
     page_end: Mapped[int] = mapped_column(Integer)
     # [[offset, page], ...]: where each page begins in `content` (empty when content is not source text).
     page_marks: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    # [{"kind", "text", "level"}, ...]: `content` as blocks (empty when content is not source text).
+    blocks: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
 
     module: Mapped[Module] = relationship(back_populates="lessons")
 

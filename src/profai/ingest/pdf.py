@@ -1,5 +1,7 @@
 """Read a PDF's text per page and its outline with PDFium, turning bad files into clear errors.
-Pages without a text layer (scans) are rendered and read by OCR (ingest/ocr.py)."""
+Each page becomes blocks (ingest/pdf_blocks.py) from its lines and their fonts (ingest/pdf_lines.py),
+without running headers, footers and navigation pages, and with its printed page number
+(ingest/page_labels.py). Pages without a text layer (scans) are rendered and read by OCR (ingest/ocr.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +24,10 @@ from PIL import Image
 from profai.domain import OutlineEntry, Page, PdfDocument
 from profai.errors import InvalidInput, UnsupportedFile
 from profai.ingest import ocr
+from profai.ingest.page_labels import page_labels
+from profai.ingest.pdf_blocks import DocStyle, is_navigation, page_blocks
 from profai.ingest.pdf_limits import PdfLimits, check_inflated, check_page_count, too_large, too_slow
+from profai.ingest.pdf_lines import Line, plain_lines, read_lines
 
 # PDFium keeps global state and is not thread-safe: every call into it holds this lock.
 _PDFIUM_LOCK = threading.Lock()
@@ -33,13 +38,11 @@ _MAX_OUTLINE = 2000  # a runaway or cyclic outline should not stall ingestion
 # a scanner's stamp ("Scanned with ...") or a page number may be all the text layer of a scan holds.
 _SCANNED_BELOW = 32
 
-_LINE_SPLIT_RE = re.compile(r"\r\n|\r|\n")
 # Control characters PDFium emits (\x02 marks a layout hyphen that joined two lines).
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff\u00ad]")
 _ALNUM_RE = re.compile(r"[^\W_]")
 _SPACES_RE = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000]+")
-_PAGE_NUMBER_RE = re.compile(r"^\W*(?:page\s*)?\d+(?:\s*(?:of|/)\s*\d+)?\W*$", re.IGNORECASE)
-_SENTENCE_END = (".", "!", "?", ":", ";", "…", '"', "”", ")")
+_PAGE_NUMBER_RE = re.compile(r"^\W*(?:page\s*)?(?:\d+|[ivxlc]{1,7})(?:\s*(?:of|/)\s*\d+)?\W*$", re.IGNORECASE)
 # Tesseract leaves a blank line between the blocks it sees, which are mostly paragraphs; one
 # between a line that ends mid-sentence and a line going on in lower case is not.
 _OCR_BREAK_RE = re.compile(r"([^\s.!?:;…\"”)])[ \t]*\n(?:[ \t]*\n)+(?=[ \t]*[a-z])")
@@ -89,12 +92,13 @@ def read_pdf(path: Path, filename: str, limits: PdfLimits = DEFAULT_LIMITS,
         raw_pages, ocr_pages = _read_pages(pdf, count, limits, beat)
         with _PDFIUM_LOCK:
             outline = _read_outline(pdf, count)
+            labels = _read_labels(pdf, count)
     finally:
         with _PDFIUM_LOCK:
             pdf.close()
     if not raw_pages:
         raise _corrupt("The PDF has no pages.")
-    pages = _clean_pages(raw_pages, lambda: beat(len(raw_pages)))
+    pages = _clean_pages(raw_pages, labels, lambda: beat(len(raw_pages)))
     if not _has_text(pages):
         raise InvalidInput(
             "No text could be read from this PDF, not even by OCR of its scanned pages: they may be blank, "
@@ -172,7 +176,7 @@ def _broken_page(index: int) -> InvalidInput:
 
 
 def _read_pages(pdf: pdfium.PdfDocument, count: int, limits: PdfLimits, beat: Callable[[int], None]
-                ) -> tuple[list[str], list[int]]:
+                ) -> tuple[list[list[Line]], list[int]]:
     """Every page's text, within the character budget, each page within its time, and the numbers
     of the pages read by OCR. The lock is held for each page's PDFium calls, not while OCR runs.
 
@@ -180,32 +184,34 @@ def _read_pages(pdf: pdfium.PdfDocument, count: int, limits: PdfLimits, beat: Ca
     at 300 DPI takes ~1.5 s on one core here (~3 s at the MAX_PIXELS cap), well inside the 10 s
     default; the watcher hears from the reader every half second meanwhile, and the engine is
     killed when the page's time is up."""
-    texts: list[str] = []
+    pages: list[list[Line]] = []
     scanned: list[int] = []
     chars_left = limits.max_chars
     for index in range(count):
         started = time.monotonic()
         with _PDFIUM_LOCK:
-            text, scan = _page_text(pdf, index, limits, chars_left)
+            text, lines, scan = _page_text(pdf, index, limits, chars_left)
         if scan is not None:
             text = _recognise(scan, index, limits, started, beat)
+            lines = plain_lines(text)
             scanned.append(index + 1)
             if len(text) > chars_left:
                 raise too_large(f"it holds more than {limits.max_chars:,} characters of text")
         if time.monotonic() - started > limits.page_seconds:
             raise too_slow(index + 1, limits)
         chars_left -= len(text)
-        texts.append(text)
+        pages.append(lines)
         beat(index + 1)
-    return texts, scanned
+    return pages, scanned
 
 
 Scan = tuple[Image.Image, int]  # a page rendered for OCR, and its resolution in DPI
 
 
-def _page_text(pdf: pdfium.PdfDocument, index: int, limits: PdfLimits, chars_left: int) -> tuple[str, Scan | None]:
-    """The page's text layer, and the page rendered for OCR when that layer is (almost) empty
-    but the page draws images: a scan."""
+def _page_text(pdf: pdfium.PdfDocument, index: int, limits: PdfLimits, chars_left: int
+               ) -> tuple[str, list[Line], Scan | None]:
+    """The page's text layer and its lines, and the page rendered for OCR when that layer is
+    (almost) empty but the page draws images: a scan."""
     try:
         page = pdf[index]
     except pdfium.PdfiumError:
@@ -214,25 +220,25 @@ def _page_text(pdf: pdfium.PdfDocument, index: int, limits: PdfLimits, chars_lef
         try:
             if pdfium_c.FPDFPage_CountObjects(page.raw) > limits.max_page_objects:
                 raise too_large(f"page {index + 1} is drawn from more than {limits.max_page_objects:,} objects")
-            text = _text_layer(page, limits, chars_left)
+            text, lines = _text_layer(page, limits, chars_left)
         except pdfium.PdfiumError:
-            text = ""  # one page without a readable text layer should not lose the rest of the document
+            text, lines = "", []  # one page without a readable text layer should not lose the rest of the document
         if _alnum_count(text, _SCANNED_BELOW) >= _SCANNED_BELOW:
-            return text, None
+            return text, lines, None
         try:
-            return text, (_render(page) if _draws_images(page, index, limits) else None)
+            return text, lines, (_render(page) if _draws_images(page, index, limits) else None)
         except (pdfium.PdfiumError, ValueError):
-            return text, None  # a page PDFium cannot render keeps what text it has
+            return text, lines, None  # a page PDFium cannot render keeps what text it has
     finally:
         page.close()
 
 
-def _text_layer(page: pdfium.PdfPage, limits: PdfLimits, chars_left: int) -> str:
+def _text_layer(page: pdfium.PdfPage, limits: PdfLimits, chars_left: int) -> tuple[str, list[Line]]:
     textpage = page.get_textpage()
     try:
         if textpage.count_chars() > chars_left:  # counted before any of it is copied out
             raise too_large(f"it holds more than {limits.max_chars:,} characters of text")
-        return textpage.get_text_bounded()
+        return read_lines(textpage)
     finally:
         textpage.close()
 
@@ -301,26 +307,53 @@ def _read_outline(pdf: pdfium.PdfDocument, page_count: int) -> list[OutlineEntry
     return entries
 
 
-def _clean_pages(raw_pages: list[str], beat: Callable[[], None] = lambda: None) -> list[Page]:
-    """Normalise text, drop running headers/footers, rebuild paragraphs; `beat()` after each page."""
+def _read_labels(pdf: pdfium.PdfDocument, count: int) -> list[str]:
+    """The PDF's page labels (its /PageLabels), "" for each page where it has none."""
+    try:
+        return [pdf.get_page_label(index) for index in range(count)]
+    except pdfium.PdfiumError:
+        return [""] * count
+
+
+def _clean_pages(raw_pages: list[list[Line]], pdf_labels: list[str], beat: Callable[[], None] = lambda: None
+                 ) -> list[Page]:
+    """Normalise text, drop running headers/footers and navigation pages, find blocks and printed
+    page numbers; `beat()` after each page."""
     page_lines = []
     for raw in raw_pages:
         page_lines.append(_normalise_lines(raw))
         beat()
-    repeated = _running_lines(page_lines)
+    labels = page_labels(pdf_labels, [[line.text for line in lines] for lines in page_lines])
+    repeated = _running_lines([[line.text for line in lines] for lines in page_lines])
+    kept = [_strip_edges(lines, number, repeated) for number, lines in enumerate(page_lines, start=1)]
+    navigation = [is_navigation(lines) for lines in kept]
+    style = DocStyle.of(kept)
     pages = []
-    for number, lines in enumerate(page_lines, start=1):
-        lines = _strip_edges(lines, number, repeated)
-        pages.append(Page(number=number, text="\n\n".join(_paragraphs(lines))))
+    for number, lines in enumerate(kept, start=1):
+        # A document that is all lists of numbers is read as it is, not as nothing.
+        blocks = () if navigation[number - 1] and not all(navigation) else page_blocks(lines, style)
+        pages.append(Page(number=number, text="\n\n".join(b.text for b in blocks), blocks=blocks,
+                          label=labels[number - 1]))
         beat()
     return pages
 
 
-def _normalise_lines(raw: str) -> list[str]:
-    text = unicodedata.normalize("NFKC", raw)
+def _normalise_lines(raw: list[Line]) -> list[Line]:
+    """Each line's text normalised; the page's lines in one pass where that keeps them apart."""
+    texts = _SPACES_RE.sub(" ", _normalise("\n".join(line.text for line in raw))).split("\n")
+    if len(texts) != len(raw):  # a compatibility form that folds into a line break
+        texts = [_SPACES_RE.sub(" ", _normalise(line.text)) for line in raw]
+    for line, text in zip(raw, texts, strict=True):
+        line.text = text.strip()
+        if line.words:
+            line.words = [(x, word) for x, word in ((x, _normalise(w)) for x, w in line.words) if word]
+    return raw
+
+
+def _normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text)
     text = text.replace("\x02", "")  # PDFium already joined the hyphenated halves
-    text = _CONTROL_RE.sub("", text)
-    return [_SPACES_RE.sub(" ", line).strip() for line in _LINE_SPLIT_RE.split(text)]
+    return _CONTROL_RE.sub("", text)
 
 
 EdgeKey = tuple[str, int | None]
@@ -329,13 +362,19 @@ EdgeKey = tuple[str, int | None]
 def _edge_keys(line: str, page_number: int) -> list[EdgeKey]:
     """Identities of an edge line across pages.
 
-    A running header carries the page number, so printed number minus page index stays
-    constant; numbered chapter titles ("Genetics 2" on pages 3, 6, 9) do not repeat that way.
-    The second key catches "Chapter 3: Objects ... 15" headers whose chapter is only 2 pages long.
+    A running header carries the page number, first or last, so printed number minus page index
+    stays constant; numbered chapter titles ("Genetics 2" on pages 3, 6, 9) do not repeat that
+    way. The second key catches "Chapter 3: Objects ... 15" and "184 Chapter 19. The Goodies"
+    headers whose chapter is only a few pages long: their first words and the page's distance.
     """
     key = re.sub(r"\d+", "#", line).strip().lower()
     numbers = re.findall(r"\d+", line)
-    if not numbers or len(numbers[-1]) > 5:
+    if not numbers:
+        return [(key, None)]
+    if line.startswith(numbers[0]) and len(numbers[0]) <= 5:
+        offset = int(numbers[0]) - page_number
+        return [(key, offset), ("^" + " ".join(key.split()[:2]), offset)]
+    if len(numbers[-1]) > 5:
         return [(key, None)]
     offset = int(numbers[-1]) - page_number
     keys: list[EdgeKey] = [(key, offset)]
@@ -350,16 +389,17 @@ def _running_lines(page_lines: list[list[str]]) -> set[EdgeKey]:
         return set()
     counts: Counter[EdgeKey] = Counter()
     for number, lines in enumerate(page_lines, start=1):
-        body = [line for line in lines if line]
+        body = [line for line in lines if line and not _PAGE_NUMBER_RE.match(line)]  # inside a bare folio
         counts.update({k for line in body[:1] + body[-1:] for k in _edge_keys(line, number)})
     return {key for key, n in counts.items() if n >= (4 if key[0].startswith("^") else 3)}
 
 
-def _strip_edges(lines: list[str], number: int, repeated: set[EdgeKey]) -> list[str]:
+def _strip_edges(lines: list[Line], number: int, repeated: set[EdgeKey]) -> list[Line]:
     """The lines without blank, page-number and running-header lines at either end (by index:
     popping from the front of a page of a million such lines would be quadratic)."""
-    def edge(line: str) -> bool:
-        return not line or bool(_PAGE_NUMBER_RE.match(line)) or any(k in repeated for k in _edge_keys(line, number))
+    def edge(line: Line) -> bool:
+        text = line.text
+        return not text or bool(_PAGE_NUMBER_RE.match(text)) or any(k in repeated for k in _edge_keys(text, number))
 
     start, end = 0, len(lines)
     while start < end and edge(lines[start]):
@@ -367,52 +407,3 @@ def _strip_edges(lines: list[str], number: int, repeated: set[EdgeKey]) -> list[
     while end > start and edge(lines[end - 1]):
         end -= 1
     return lines[start:end]
-
-
-def _paragraphs(lines: list[str]) -> list[str]:
-    """Join wrapped lines into paragraphs; a short line ends one, a heading-like line starts one."""
-    lengths = sorted(len(line) for line in lines if line)
-    if not lengths:
-        return []
-    typical = lengths[int(len(lengths) * 0.8)] if len(lengths) > 4 else lengths[-1]
-    paragraphs: list[str] = []
-    current: list[str] = []  # the paragraph's pieces, joined once it ends
-    for i, line in enumerate(lines):
-        if not line:
-            _flush(paragraphs, current)
-            continue
-        _join(current, line)
-        nxt = lines[i + 1] if i + 1 < len(lines) else ""
-        short = len(line) < 0.7 * typical
-        ends = line.endswith(_SENTENCE_END)
-        if short or (ends and len(line) < 0.85 * typical) or (ends and _heading_like(nxt, typical)):
-            _flush(paragraphs, current)
-    _flush(paragraphs, current)
-    return paragraphs
-
-
-def _heading_like(line: str, typical: int) -> bool:
-    return bool(line) and len(line) < 0.6 * typical and not line.endswith(_SENTENCE_END) and line[0].isupper()
-
-
-def _join(current: list[str], line: str) -> None:
-    """Add a line to the pieces of a paragraph. Pieces, not one growing string: a page can be one
-    paragraph of millions of characters, and re-copying it for every line would be quadratic.
-    The last piece is always a whole line (lines are never blank here)."""
-    if not current:
-        current.append(line)
-        return
-    last = current[-1]
-    # "exam-" + "ple" is line-end hyphenation; "light-" + "Dependent" or "-" alone is not.
-    if len(last) > 1 and last.endswith("-") and last[-2].isalpha() and line[:1].islower():
-        current[-1] = last[:-1]
-        current.append(line)
-    else:
-        current += (" ", line)
-
-
-def _flush(paragraphs: list[str], current: list[str]) -> None:
-    text = "".join(current).strip()
-    if text:
-        paragraphs.append(text)
-    current.clear()

@@ -24,14 +24,15 @@ def make_celery(s: Settings) -> Celery:
     app = Celery("profai", broker=s.broker_url)
     app.conf.update(
         # Ack after the task ran, and requeue when a child dies, so no message is lost to a crash;
-        # the job's lease (not the message) decides who runs it, so a redelivery cannot run it twice.
+        # the job's lease (not the message) decides who runs it, so a redelivery cannot run it twice,
+        # and the task runs the oldest pending job (not the one it names), so a requeued job keeps
+        # its place in line (profai/worker.py).
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,  # a busy child does not sit on jobs another worker could run
         task_time_limit=s.task_timeout,
         task_soft_time_limit=s.task_soft_timeout,
-        # Longer than the hard limit, so Redis never re-delivers a task that is still running.
-        broker_transport_options={"visibility_timeout": s.task_timeout + 600},
+        broker_transport_options=transport_options(s),
         worker_max_memory_per_child=s.worker_max_memory_mb * 1024,  # KiB
         task_default_queue=s.celery_queue,
         task_ignore_result=True,  # outcomes live in the job row
@@ -42,6 +43,28 @@ def make_celery(s: Settings) -> Celery:
         worker_hijack_root_logger=False,
     )
     return app
+
+
+def transport_options(s: Settings) -> dict[str, Any]:
+    """How Redis gives back the messages of killed workers. A delivered message stays in an
+    unacked set until its task ends; kombu puts it back in the queue once it is older than the
+    visibility timeout (CELERY_VISIBILITY_TIMEOUT, default twice the job lease), looking every
+    CELERY_RESTORE_INTERVAL_SECONDS. A short timeout is safe because the job's lease decides who
+    runs a job: the copy of a running job's message finds nothing to claim. The reaper requeues
+    a dead worker's job and sends a fresh message after the lease anyway, so restoring is the
+    backstop for a message that was taken but never started; with the 2,400 s timeout of old,
+    those stayed in Redis for 40 minutes."""
+    prefix = s.celery_queue
+    return {
+        "visibility_timeout": s.celery_visibility_timeout,
+        "unacked_restore_interval": s.celery_restore_interval,
+        "unacked_restore_throttle": 1,  # scan at every restore tick (kombu's default: every 10th)
+        # An unacked set per queue: one deployment's timeout never hands back another's messages
+        # when several share a Redis database.
+        "unacked_key": f"{prefix}.unacked",
+        "unacked_index_key": f"{prefix}.unacked_index",
+        "unacked_mutex_key": f"{prefix}.unacked_mutex",
+    }
 
 
 class CeleryRunner:

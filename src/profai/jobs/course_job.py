@@ -60,7 +60,8 @@ def _save(job: JobHandle, deps: JobDeps, drafted: DraftedCourse, seconds: dict[s
     assert draft is not None
     job.progress(READABLE_AT, f"Saving the course ({len(draft.modules)} modules)")
     started = time.monotonic()
-    sources = [{"filename": d.filename, "sha256": d.sha256, "pages": len(d.pages), "ocr_pages": d.ocr_pages}
+    sources = [{"filename": d.filename, "sha256": d.sha256, "pages": len(d.pages), "ocr_pages": d.ocr_pages,
+                "page_labels": [p.label for p in d.pages] if any(p.label for p in d.pages) else []}
                for d in drafted.documents]
     with session_scope(deps.sessions) as session:
         job.confirm(session)

@@ -45,7 +45,8 @@ def split(job: JobHandle, deps: JobDeps) -> dict[str, Any]:
         datasets_repo.set_total_rows(session, dataset_id, result.rows + result.bad)
         for index, (part, job_id) in enumerate(zip(result.parts, part_ids, strict=True)):
             jobs_repo.create(session, PART_KIND, {"dataset_id": dataset_id, "namespace": p["namespace"], "index": index,
-                                                  **part}, job_id=job_id, parent_id=job.id, owner_id=job.user_id)
+                                                  **part}, job_id=job_id, parent_id=job.id, owner_id=job.user_id,
+                             max_attempts=deps.settings.max_attempts)
         jobs_repo.defer(session, job.id, job.owner,
                         f"Embedding {result.rows:,} rows in {len(result.parts)} parts")
     if deps.runner is not None:

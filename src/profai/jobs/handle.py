@@ -3,6 +3,8 @@ pipelines' Progress)."""
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +16,11 @@ from sqlalchemy.orm import Session
 from profai.db import jobs_repo
 from profai.errors import LeaseLost, PartTimeout
 from profai.pipelines.progress import Step
+
+
+def owner_id(tag: str) -> str:
+    """host:pid:tag, so a reaper on the same host can tell a dead owner from a live one."""
+    return f"{socket.gethostname()}:{os.getpid()}:{tag}"
 
 
 class Interrupted(Exception):

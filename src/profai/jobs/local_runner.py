@@ -1,5 +1,5 @@
 """The embedded runner: MAX_WORKERS threads in the server claim pending jobs from the database
-in arrival order; heavy steps go to the compute pool. A reaper thread requeues jobs whose
+in creation order (a requeued job keeps its place); heavy steps go to the compute pool. A reaper thread requeues jobs whose
 worker died, including those of a previous run of this server (killed mid-job)."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 from profai.db import jobs_repo
 from profai.db.engine import session_scope
 from profai.jobs.deps import JobDeps
-from profai.jobs.execute import execute_job, owner_id
-from profai.jobs.reaper import reap_once
+from profai.jobs.execute import execute_next, owner_id
+from profai.jobs.reaper import OrphanSweeps, reap_once
 
 log = logging.getLogger(__name__)
 
@@ -65,38 +65,35 @@ class LocalRunner:
     def _work(self, n: int) -> None:
         owner = owner_id(self._tag(n))
         name = threading.current_thread().name
-        while not self.stopping.is_set():
-            job_id = self._next_job()
-            if job_id is None:
-                with self._wake:
-                    if self._pending_signal == 0:
-                        self._wake.wait(timeout=1.0)
-                    self._pending_signal = max(0, self._pending_signal - 1)
-                continue
+
+        def claimed(job_id: str) -> None:
             self.running[name] = job_id
+
+        while not self.stopping.is_set():
             try:
-                outcome = execute_job(self.deps, job_id, owner, stopping=self.stopping)
-                log.info("job %s: %s", job_id, outcome)
-            except Exception:
-                log.exception("job %s: runner error", job_id)
+                job_id, outcome = execute_next(self.deps, owner, stopping=self.stopping, on_claim=claimed)
+            except Exception:  # the database is down, say: the reaper requeues a job it left running
+                log.warning("local runner: job %s: runner error", self.running.get(name, "(none claimed)"),
+                            exc_info=True)
+                job_id, outcome = None, "error"
             finally:
                 self.running.pop(name, None)
-
-    def _next_job(self) -> str | None:
-        try:
-            with session_scope(self.deps.sessions) as session:
-                for job_id in jobs_repo.next_pending(session):
-                    return job_id
-        except Exception:
-            log.warning("local runner: cannot read pending jobs", exc_info=True)
-        return None
+            if job_id is not None:
+                log.info("job %s: %s", job_id, outcome)
+                continue
+            with self._wake:
+                if self._pending_signal == 0:
+                    self._wake.wait(timeout=1.0)
+                self._pending_signal = max(0, self._pending_signal - 1)
 
     def _reap(self) -> None:
+        orphans = OrphanSweeps(self.deps)
         while not self.stopping.wait(self.deps.settings.reaper_interval):
             try:
                 reap_once(self.deps)
             except Exception:
                 log.warning("reaper sweep failed", exc_info=True)
+            orphans.tick()
 
     def ping(self) -> None:
         """The queue is the job table: reachable whenever the database is."""

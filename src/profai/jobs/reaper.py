@@ -1,29 +1,24 @@
 """Returns jobs whose worker died to the queue: by expired lease, or at once when the owner is a
-process on this host that no longer exists."""
+process on this host that no longer exists. Runs again the clean-ups that could not finish, and
+every ORPHAN_SWEEP_SECONDS removes what belongs to no job or course (jobs/sweep.py)."""
 
 from __future__ import annotations
 
 import logging
 import os
 import socket
+import time
 
 from profai.db import jobs_repo
 from profai.db.engine import session_scope
+from profai.errors import transient
 from profai.jobs.cleanup import clean_up
 from profai.jobs.deps import JobDeps
 from profai.jobs.execute import settle_parent
+from profai.jobs.sweep import report_lines, sweep
+from profai.observability.metrics import pid_alive
 
 log = logging.getLogger(__name__)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def dead_local_owners(owners: list[str], alive_tags: set[str] | None = None) -> tuple[str, ...]:
@@ -62,7 +57,8 @@ def reap_once(deps: JobDeps, alive_tags: set[str] | None = None) -> jobs_repo.Re
             job = jobs_repo.get(session, job_id)
         if job is not None and job.parent_id:
             settle_parent(deps, job.parent_id)
-    # Cancelled jobs whose last writer died, or whose clean-up a crash interrupted.
+    # Cancelled jobs whose last writer died, and failed or cancelled ones whose clean-up a crash
+    # interrupted or a store that was down stopped: run again at every sweep until it finishes.
     with session_scope(deps.sessions) as session:
         unclean = jobs_repo.awaiting_cleanup(session)
         unsettled = jobs_repo.unsettled_parents(session)
@@ -72,3 +68,27 @@ def reap_once(deps: JobDeps, alive_tags: set[str] | None = None) -> jobs_repo.Re
     for parent_id in unsettled:
         settle_parent(deps, parent_id)
     return reaped
+
+
+class OrphanSweeps:
+    """The orphan sweep of a reaper loop: every ORPHAN_SWEEP_SECONDS (0: never), removes vectors
+    and files that belong to no job or course."""
+
+    def __init__(self, deps: JobDeps) -> None:
+        self.deps = deps
+        self._due = time.monotonic() + deps.settings.orphan_sweep_seconds
+
+    def tick(self) -> None:
+        """Sweep if it is time; never raises (a store that is down is tried at the next one)."""
+        interval = self.deps.settings.orphan_sweep_seconds
+        if not interval or time.monotonic() < self._due:
+            return
+        self._due = time.monotonic() + interval
+        try:
+            found = sweep(self.deps, fix=True)
+        except Exception as exc:
+            log.warning("orphan sweep stopped (%s); next in %.0f s", transient(exc) or repr(exc), interval,
+                        exc_info=transient(exc) is None)
+            return
+        if found.found:
+            log.warning("orphan sweep removed %s:\n  %s", found.summary(), "\n  ".join(report_lines(found, fixed=True)))

@@ -18,6 +18,7 @@ from profai.domain import PdfDocument
 from profai.errors import Retryable
 from profai.ingest.chunking import Chunk
 from profai.ingest.pdf_limits import PdfLimits
+from profai.observability import logs
 from profai.pipelines import heavy
 from profai.pipelines.pdf_readers import PdfReaders
 from profai.settings import Settings
@@ -62,7 +63,8 @@ class ComputePool:
             for args in arg_tuples:
                 yield fn(*args)
             return
-        futures: list[Future[Any]] = [self._executor().submit(fn, *args) for args in arg_tuples]
+        ids = logs.context()  # the job's log ids go with its work
+        futures: list[Future[Any]] = [self._executor().submit(heavy.in_context, ids, fn, *args) for args in arg_tuples]
         try:
             for fut in futures:
                 yield fut.result()

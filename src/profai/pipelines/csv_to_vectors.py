@@ -18,6 +18,7 @@ from typing import IO, Any
 
 from profai.errors import JobFailed
 from profai.ingest.csv_rows import CsvHeader, CsvSpec, Row, RowError, count_data_lines, read_rows
+from profai.observability import metrics
 from profai.pipelines.embedding import BatchEmbedder
 from profai.pipelines.progress import Progress
 from profai.providers.embedder import batched
@@ -169,6 +170,7 @@ def embed_part(
                 [r["text"] for r, _ in kept],
                 [{**r["metadata"], ROW_ID: r["id"], DATASET_ID: dataset_id, LINE: r["line"]} for r, _ in kept],
             )
+            metrics.ROWS_EMBEDDED.inc(len(kept))
         done += len(batch)
         progress.progress(100 * done / max(1, len(rows)), f"Embedded {done} of {len(rows)} rows")
     errors = [{"line": r["line"], "row_id": clip(r["id"]), "code": "embedding_rejected",

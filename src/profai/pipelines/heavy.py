@@ -10,12 +10,14 @@ from collections.abc import Callable
 from functools import cached_property
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 from profai.domain import CourseDraft, PdfDocument
 from profai.errors import ProfAIError
 from profai.ingest.chunking import Chunk, chunk_document
 from profai.ingest.pdf import DEFAULT_LIMITS, read_pdf
 from profai.ingest.pdf_limits import PdfLimits, too_large
+from profai.observability import logs
 from profai.orphans import exit_when_parent_exits
 from profai.providers.embedder import WINDOW, Embedder, token_counts
 from profai.providers.generator import CourseGenerator
@@ -51,7 +53,16 @@ def init_process(settings_json: str) -> None:
     exit_when_parent_exits()
     with contextlib.suppress(OSError):
         os.nice(10)
-    install(Providers.from_settings(Settings.model_validate_json(settings_json)))
+    settings = Settings.model_validate_json(settings_json)
+    if settings.log_format == "json":  # spawned: nothing of the server's logging came along
+        logs.configure("json")
+    install(Providers.from_settings(settings))
+
+
+def in_context(ids: dict[str, str | None], fn: Callable[..., Any], *args: Any) -> Any:
+    """Run `fn` in a compute process under the log ids (job, request) of the job that sent it."""
+    with logs.bound(**ids):
+        return fn(*args)
 
 
 def install(providers: Providers) -> None:

@@ -17,6 +17,7 @@ from profai.domain import CourseDraft, PdfDocument
 from profai.errors import ProfAIError
 from profai.ingest.chunking import Chunk
 from profai.ingest.pdf_limits import PdfLimits
+from profai.observability import metrics
 from profai.pipelines import heavy
 from profai.pipelines.compute import ComputePool
 from profai.pipelines.embedding import BatchEmbedder
@@ -75,6 +76,7 @@ def index_passages(chunks: list[Chunk], collection: str, progress: Progress, *, 
     for batch, vecs in zip(batches, embedded, strict=True):
         vectors.upsert(collection, [c.id for c in batch], _all(vecs), [c.text for c in batch],
                        [c.metadata() for c in batch])
+        metrics.PASSAGES_EMBEDDED.inc(len(batch))
         done += len(batch)
         progress.progress(100 * done / max(1, len(chunks)), f"Indexing for chat: {done} of {len(chunks)} passages")
     return round(time.monotonic() - started, 3)

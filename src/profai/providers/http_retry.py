@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from profai.errors import ProfAIError, Retryable
+from profai.observability import metrics
 
 if TYPE_CHECKING:
     from profai.providers.ratelimit import RateLimiter
@@ -115,9 +116,9 @@ DEFAULT_POLICY = RetryPolicy()
 
 
 class _Transient(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None):
+    def __init__(self, reason: str, retry_after: float | None = None, status: int | None = None):
         super().__init__(reason)
-        self.reason, self.retry_after = reason, retry_after
+        self.reason, self.retry_after, self.status = reason, retry_after, status
 
 
 def time_left(deadline: float | None) -> float | None:
@@ -161,7 +162,7 @@ def check_status(response: httpx.Response, body: bytes, what: str) -> None:
         return
     detail = error_detail(body)
     if status in RETRY_STATUSES or status >= 500:
-        raise _Transient(f"HTTP {status}: {detail}", retry_after(response.headers))
+        raise _Transient(f"HTTP {status}: {detail}", retry_after(response.headers), status)
     label = _READABLE.get(status, "request rejected")
     raise ProviderError(f"{what}: {label} (HTTP {status}: {detail})", http_status=status)
 
@@ -175,6 +176,7 @@ def call_with_retries(attempt: Callable[[httpx.Timeout], T], *, what: str, deadl
     lets ProviderError through at once.
     """
     last = "no attempt made"
+    api = metrics.hosted_api(what)
     for n in range(1, policy.max_attempts + 1):
         if limiter is not None:
             limiter.acquire(deadline)
@@ -182,10 +184,14 @@ def call_with_retries(attempt: Callable[[httpx.Timeout], T], *, what: str, deadl
         if left is not None and left <= 0:
             break
         wait: float | None = None
+        metrics.HOSTED_REQUESTS.labels(api).inc()
+        sent = time.monotonic()
         try:
             return attempt(policy.timeouts(deadline))
         except _Transient as exc:
             last, wait = exc.reason, exc.retry_after
+            if exc.status == 429:
+                metrics.HOSTED_RATE_LIMITED.labels(api).inc()
         except MalformedResponse as exc:
             last = f"malformed answer: {exc}"
         except httpx.TimeoutException:
@@ -194,6 +200,8 @@ def call_with_retries(attempt: Callable[[httpx.Timeout], T], *, what: str, deadl
             # The library's words go to the log; job errors and responses carry only ours.
             log.warning("%s: attempt %d: connection failed: %s: %s", what, n, type(exc).__name__, exc)
             last = "connection failed"
+        finally:
+            metrics.HOSTED_SECONDS.labels(api).observe(time.monotonic() - sent)
         if n == policy.max_attempts:
             raise ProviderUnavailable(f"{what}: gave up after {n} attempts; last: {last}")
         wait = policy.backoff(n) if wait is None else wait
@@ -202,6 +210,7 @@ def call_with_retries(attempt: Callable[[httpx.Timeout], T], *, what: str, deadl
             raise ProviderUnavailable(f"{what}: deadline in {max(left, 0):.1f} s leaves no time to retry "
                                       f"(would wait {wait:.1f} s); last: {last}")
         log.info("%s: attempt %d failed (%s); retrying in %.2f s", what, n, last, wait)
+        metrics.HOSTED_RETRIES.labels(api).inc()
         time.sleep(wait)
     raise ProviderUnavailable(f"{what}: deadline reached; last: {last}")
 

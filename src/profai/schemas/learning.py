@@ -28,6 +28,7 @@ class Source(BaseModel):
     file: str
     page: int
     page_end: int
+    page_label: str | None = None  # the number printed on `page`, where the PDF shows one
     quote: str
     score: float
     passage_id: str

@@ -3,7 +3,8 @@ synthesises it on first use)."""
 
 from __future__ import annotations
 
-from typing import Protocol
+import re
+from typing import Any, Protocol
 
 from profai.db import courses_repo
 from profai.db.engine import session_scope
@@ -42,9 +43,33 @@ def lesson_audio(ctx: AudioDeps, who: Principal, course_id: int, lesson_id: int,
         lesson = courses_repo.get_lesson(session, course_id, lesson_id)
         if lesson is None:
             raise NotFound(f"Lesson {lesson_id} not found in course {course_id}", code="lesson_not_found")
-        text = f"{lesson.title}.\n\n{lesson.content}"
+        text = lesson_script(lesson.title, lesson.content, lesson.blocks)
     s = ctx.settings
     return ctx.speech.get_or_create(text, language or s.speech_language, voice or s.speech_voice)
+
+
+_BULLET_RE = re.compile(r"^[•◦▪‣∙●○■□➢►✓·*–-]\s+")
+
+
+def lesson_script(title: str, content: str, blocks: list[Any]) -> str:
+    """What a lesson sounds like: its title, then its text, with each code listing announced rather
+    than spelled out symbol by symbol (the reader sees it on the page) and a list's items read as
+    sentences."""
+    if not blocks:
+        return f"{title}.\n\n{content}"
+    parts = [f"{title}."]
+    for block in blocks:
+        kind, text = block["kind"], block["text"]
+        if kind == "code":
+            lines = text.count("\n") + 1
+            parts.append(f"A code example of {lines} line{'s' if lines > 1 else ''} follows in the lesson text.")
+        elif kind == "list":
+            parts += [_BULLET_RE.sub("", item).rstrip(".;,") + "." for item in text.split("\n")]
+        elif kind == "heading":
+            parts.append(f"{text.rstrip('.')}.")
+        else:
+            parts.append(text)
+    return "\n\n".join(parts)
 
 
 def spoken_text(answer: str) -> str:

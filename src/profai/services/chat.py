@@ -4,7 +4,7 @@ conversation so that follow-up questions make sense."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
@@ -45,6 +45,7 @@ class Prepared:
     session_id: str
     history: list[Turn]
     passages: list[Passage]
+    page_labels: dict[str, list[str | None]] = field(default_factory=dict)  # file -> printed page numbers
 
 
 def prepare(ctx: ChatDeps, who: Principal, course_id: Any, question: str | None, session_id: str | None = None
@@ -60,6 +61,7 @@ def prepare(ctx: ChatDeps, who: Principal, course_id: Any, question: str | None,
         if course.indexed_at is None:
             raise still_indexing(session, course)
         collection = course.collection
+        labels = {f["filename"]: f.get("page_labels") or [] for f in course.source_files}
         if session_id:
             chat = chat_repo.get_session(session, session_id)
             if chat is None or chat.course_id != course_id or chat.user_id != who.user_id:
@@ -70,7 +72,7 @@ def prepare(ctx: ChatDeps, who: Principal, course_id: Any, question: str | None,
             session_id, history = chat_repo.create_session(session, course_id, who.user_id).id, []
     query = expand_query(question, history)
     passages = ctx.retriever.search(collection, query, top_k=TOP_K) if collection else []
-    return Prepared(question, session_id, history, passages)
+    return Prepared(question, session_id, history, passages, labels)
 
 
 def still_indexing(session: Session, course: Course) -> Conflict:
@@ -104,7 +106,7 @@ def stream(ctx: ChatDeps, prepared: Prepared) -> Iterator[str | ChatAnswer]:
     with session_scope(ctx.sessions) as session:
         chat_repo.add_message(session, prepared.session_id, "user", prepared.question)
         chat_repo.add_message(session, prepared.session_id, "assistant", answer.text,
-                              sources(answer, prepared.passages))
+                              sources(answer, prepared))
 
 
 def ask(ctx: ChatDeps, who: Principal, course_id: Any, question: str | None, session_id: str | None = None
@@ -113,9 +115,16 @@ def ask(ctx: ChatDeps, who: Principal, course_id: Any, question: str | None, ses
     return prepared, final_answer(stream(ctx, prepared))
 
 
-def sources(answer: ChatAnswer, passages: Sequence[Passage]) -> list[dict[str, Any]]:
-    """Each cited passage: file, pages, the quoted sentences and the retrieval score."""
-    score = {p.id: p.score for p in passages}
+def sources(answer: ChatAnswer, prepared: Prepared) -> list[dict[str, Any]]:
+    """Each cited passage: file, pages (the PDF's index, and the number printed on the first where
+    the PDF shows one), the quoted sentences and the retrieval score."""
+    score = {p.id: p.score for p in prepared.passages}
+
+    def printed(file: str, page: int) -> str | None:
+        labels = prepared.page_labels.get(file) or []
+        return labels[page - 1] if 0 < page <= len(labels) else None
+
     return [{"number": c.number, "file": c.source_file, "page": c.page_start, "page_end": c.page_end,
+             "page_label": printed(c.source_file, c.page_start),
              "quote": " ".join(c.quotes), "score": round(score.get(c.passage_id, 0.0), 4),
              "passage_id": c.passage_id} for c in answer.citations]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime
 from typing import Protocol
@@ -16,6 +17,8 @@ from profai.pipelines.pdf_to_course import course_collection
 from profai.services import access, jobs
 from profai.services.deps import HasBlobs, HasRetriever, HasRunner, HasSessions, HasSettings, HasVectors, submit
 from profai.services.uploads import IncomingFile, StoredFile, discard, pdf_uploads, receive
+
+log = logging.getLogger(__name__)
 
 
 class CoursesDeps(HasSettings, HasSessions, HasBlobs, HasVectors, HasRetriever, HasRunner, Protocol):
@@ -88,7 +91,9 @@ def list_courses(ctx: CoursesDeps, who: Principal, limit: int = 100, offset: int
 
 def delete_course(ctx: CoursesDeps, who: Principal, course_id: int) -> None:
     """Remove a course, its vectors and its source files (its teacher or an admin). A course still
-    being indexed has its job cancelled too: its worker stops and cleans up what it wrote after."""
+    being indexed has its job cancelled too: its worker stops and cleans up what it wrote after.
+    Vectors or files that cannot be removed now (the vector store is down) belong to no course
+    any more, and the reaper's orphan sweep removes them later (jobs/sweep.py)."""
     with session_scope(ctx.sessions) as session:
         course = access.course_for(session, who, course_id, manage=True)
         job_id = course.job_id
@@ -98,10 +103,15 @@ def delete_course(ctx: CoursesDeps, who: Principal, course_id: int) -> None:
             jobs_repo.cancel(session, job.id)  # a no-op once it finished
         keys = [f["key"] for f in (job.payload.get("files", []) if job else [])]
     if job_id:
-        ctx.vectors.drop(course_collection(job_id))
         ctx.retriever.forget(course_collection(job_id))  # its cached keyword index too
-    for key in keys:
-        ctx.blobs.delete(key)
+    try:
+        if job_id:
+            ctx.vectors.drop(course_collection(job_id))
+        for key in keys:
+            ctx.blobs.delete(key)
+    except Exception:  # the course is gone (committed); what it leaves, the orphan sweep removes
+        log.warning("course %s deleted; its vectors or files are left for the orphan sweep", course_id,
+                    exc_info=True)
 
 
 # --- the class ---------------------------------------------------------------------------------

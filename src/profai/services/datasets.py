@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import uuid
@@ -29,6 +30,8 @@ from profai.services import access, jobs
 from profai.services.deps import HasBlobs, HasEmbedder, HasRunner, HasSessions, HasSettings, HasVectors, submit
 from profai.services.uploads import IncomingFile, StoredFile, csv_uploads, discard, receive
 from profai.stores.vectors import build_where
+
+log = logging.getLogger(__name__)
 
 
 class DatasetsDeps(HasSettings, HasSessions, HasBlobs, HasVectors, HasEmbedder, HasRunner, Protocol):
@@ -214,7 +217,9 @@ def list_datasets(ctx: DatasetsDeps, who: Principal, namespace: str | None = Non
 
 def delete_dataset(ctx: JobDeps, who: Principal, dataset_id: str) -> None:
     """Remove a dataset: its record and row errors now; its vectors, files and jobs now if
-    nothing runs for it, else once its last worker lets go (see jobs.cleanup)."""
+    nothing runs for it, else once its last worker lets go (see jobs.cleanup). Vectors or files
+    that cannot be removed now (the vector store is down) are left for the reaper: the job's
+    clean-up runs again until it finishes, and the orphan sweep removes those of a finished one."""
     with session_scope(ctx.sessions) as session:
         dataset = datasets_repo.get(session, dataset_id)
         if dataset is None or not access.owns(who, dataset.owner_id):
@@ -223,9 +228,13 @@ def delete_dataset(ctx: JobDeps, who: Principal, dataset_id: str) -> None:
         datasets_repo.delete_dataset(session, dataset_id, with_jobs=not stopped)
     if stopped:
         clean_up(ctx, dataset_id)
-    else:  # it had finished: nothing writes for it
+        return
+    try:  # it had finished: nothing writes for it
         remove_dataset(dataset_id, vector_space(dataset.owner_id, dataset.namespace), dataset.blob_key,
                        blobs=ctx.blobs, vectors=ctx.vectors)
+    except Exception:  # the dataset is gone (committed); what it leaves, the orphan sweep removes
+        log.warning("dataset %s deleted; its vectors or files are left for the orphan sweep", dataset_id,
+                    exc_info=True)
 
 
 def query(ctx: DatasetsDeps, who: Principal, namespace: str | None, text: str | None, top_k: int = 5,

@@ -5,6 +5,7 @@ it just that. wiring.Container has them all."""
 
 from __future__ import annotations
 
+import logging
 from typing import Protocol
 
 from sqlalchemy.engine import Engine
@@ -17,6 +18,7 @@ from profai.stores.audio_cache import AudioCache
 
 __all__ = ["HasBlobs", "HasEmbedder", "HasGenerator", "HasReads", "HasRetriever", "HasRunner", "HasSessions",
            "HasSettings", "HasSpeech", "HasVectors", "submit"]
+log = logging.getLogger(__name__)
 
 
 class HasReads(Protocol):
@@ -49,6 +51,8 @@ class HasSpeech(Protocol):
 def submit(deps: HasRunner, job_ids: list[str]) -> None:
     """Hand committed jobs to the runner. A process without one (runner "none") leaves them
     pending, where the runner of the process that has one finds them."""
-    if deps.runner is not None:
-        for job_id in job_ids:
+    for job_id in job_ids:
+        # Under the request's id, which the job keeps: this line leads to its worker's lines.
+        log.info("job %s queued", job_id)
+        if deps.runner is not None:
             deps.runner.submit(job_id)

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 from profai.db import courses_repo, quizzes_repo
 from profai.db.engine import session_scope
 from profai.db.models import Course, Quiz, QuizAttempt
-from profai.domain import Principal
+from profai.domain import Block, Principal
 from profai.errors import Conflict, InvalidInput, NotFound
 from profai.providers.generator.quiz import CLOZE_PROMPT, DIFFICULTIES, FREE_KIND, QuizLesson
+from profai.providers.generator.sections import prose_only
 from profai.services import access
 from profai.services.deps import HasEmbedder, HasGenerator, HasSessions
 
@@ -45,10 +46,13 @@ def create_quiz(
         modules = [m for m in course.modules if module_id is None or m.id == module_id]
         if not modules:
             raise NotFound(f"Module {module_id} not found in course {course_id}", code="module_not_found")
-        lessons = [QuizLesson(lesson_id=str(lesson.id), title=lesson.title, content=lesson.content,
+        labels = {f["filename"]: f.get("page_labels") or [] for f in course.source_files}
+        # Questions come from prose only: never a line of code or a heading.
+        lessons = [QuizLesson(lesson_id=str(lesson.id), title=lesson.title,
+                              content=prose_only(lesson.content, [Block(**b) for b in lesson.blocks]),
                               key_terms=list(lesson.key_terms), source_file=lesson.source_file,
                               page_start=lesson.page_start, page_end=lesson.page_end,
-                              page_marks=lesson.page_marks)
+                              page_marks=lesson.page_marks, page_labels=labels.get(lesson.source_file, []))
                    for m in modules for lesson in m.lessons]
     # Without a seed every request draws a new one, so asking twice gives a different quiz.
     seed = secrets.randbelow(2**31) if seed is None else seed

@@ -64,8 +64,10 @@ class VectorStoreProcess:
     get = _forward("get")
     all = _forward("all")
     count = _forward("count")
+    find = _forward("find")
     delete = _forward("delete")
     drop = _forward("drop")
+    collections = _forward("collections")
     ping = _forward("ping")
 
     def _call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

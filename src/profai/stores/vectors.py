@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
+from profai.settings import Settings
+from profai.stores.write_gate import WriteGate
+
 T = TypeVar("T")
 
 # Chroma allows 512 characters; 63 keeps names valid on older servers and readable in logs.
@@ -55,15 +58,37 @@ class VectorStore(Protocol):
 
     def count(self, collection: str) -> int: ...
 
+    def find(self, collection: str, where: dict[str, Any], limit: int = 1) -> list[VectorHit]: ...
+
     def delete(
         self, collection: str, ids: Sequence[str] | None = None, where: dict[str, Any] | None = None
     ) -> None: ...
 
     def drop(self, collection: str) -> None: ...
 
+    def collections(self) -> list[str]: ...
+
     def ping(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+def remote_vectors(s: Settings) -> ChromaVectorStore | None:
+    """The Chroma Cloud database or Chroma server the settings name; None for embedded Chroma."""
+    if s.vector_backend == "cloud":
+        # Settings has checked that the key, tenant and database are all set.
+        assert s.chroma_cloud_api_key and s.chroma_cloud_tenant and s.chroma_cloud_database
+        return ChromaVectorStore.cloud(s.chroma_cloud_api_key, s.chroma_cloud_tenant, s.chroma_cloud_database,
+                                       s.chroma_cloud_url)
+    if s.vector_backend == "server":
+        assert s.chroma_url
+        return ChromaVectorStore.server(s.chroma_url)
+    return None
+
+
+def embedded_gate(path: Path) -> WriteGate:
+    """The lock file beside an embedded store's directory that its writers share."""
+    return WriteGate(path.with_name(path.name + ".lock"))
 
 
 def collection_name(*parts: str) -> str:
@@ -133,12 +158,14 @@ def _replace(
 class ChromaVectorStore:
     """VectorStore on Chroma; collections use cosine space and are created on first upsert."""
 
-    def __init__(self, connect: Callable[[], Any]) -> None:
+    def __init__(self, connect: Callable[[], Any], gate: WriteGate | None = None) -> None:
         # The client is made on first use so a down server fails calls, not start-up.
         self._connect = connect
         self._client: Any = None
         self._handles: dict[str, Any] = {}
         self._lock = threading.Lock()
+        # Embedded only: writes hold it shared, so a backup can pause them (stores/snapshot.py).
+        self._gate = gate
 
     @classmethod
     def embedded(cls, path: Path) -> ChromaVectorStore:
@@ -149,14 +176,17 @@ class ChromaVectorStore:
         return cls(
             lambda: chromadb.PersistentClient(
                 path=str(path), settings=Settings(anonymized_telemetry=False)
-            )
+            ),
+            embedded_gate(path),
         )
 
     @classmethod
-    def server(cls, url: str) -> ChromaVectorStore:
-        """A store on a Chroma server at "http://host:port"."""
+    def server(cls, url: str, *, tenant: str | None = None, database: str | None = None,
+               headers: dict[str, str] | None = None) -> ChromaVectorStore:
+        """A store on a Chroma server at "http://host:port" (its default tenant and database
+        unless given)."""
         import chromadb
-        from chromadb.config import Settings
+        from chromadb.config import DEFAULT_DATABASE, DEFAULT_TENANT, Settings
 
         parts = urlsplit(url)
         host = parts.hostname
@@ -169,9 +199,21 @@ class ChromaVectorStore:
                 host=host,
                 port=port,
                 ssl=ssl,
+                headers=headers,
+                tenant=tenant or DEFAULT_TENANT,
+                database=database or DEFAULT_DATABASE,
                 settings=Settings(anonymized_telemetry=False),
             )
         )
+
+    @classmethod
+    def cloud(cls, api_key: str, tenant: str, database: str,
+              url: str = "https://api.trychroma.com") -> ChromaVectorStore:
+        """A store in a Chroma Cloud database: the key goes in the X-Chroma-Token header, as
+        chromadb.CloudClient sends it. Tenant and database are named, not inferred from the key
+        (CloudClient's inference answers "default_tenant" on a plain server, so it could not be
+        pointed at one)."""
+        return cls.server(url, tenant=tenant, database=database, headers={"X-Chroma-Token": api_key})
 
     def upsert(
         self,
@@ -191,12 +233,13 @@ class ChromaVectorStore:
         for start in range(0, len(ids), size):
             batch = slice(start, start + size)
             # partial binds the batch: a lambda closing over loop variables cannot be typed by mypy.
-            self._with_collection(
-                collection,
-                True,
-                partial(_replace, ids=list(ids[batch]), vectors=vectors[batch], texts=list(texts[batch]),
-                        metadatas=cleaned[batch]),
-            )
+            with self._writing():
+                self._with_collection(
+                    collection,
+                    True,
+                    partial(_replace, ids=list(ids[batch]), vectors=vectors[batch], texts=list(texts[batch]),
+                            metadatas=cleaned[batch]),
+                )
 
     def query(
         self, collection: str, vector: Sequence[float], top_k: int = 5, where: dict[str, Any] | None = None
@@ -266,6 +309,17 @@ class ChromaVectorStore:
         """Number of vectors in the collection; 0 if it does not exist."""
         return self._with_collection(collection, False, lambda col: col.count()) or 0
 
+    def find(self, collection: str, where: dict[str, Any], limit: int = 1) -> list[VectorHit]:
+        """Up to `limit` stored items whose metadata match `where` (no vectors); [] if the
+        collection is missing."""
+        result = self._with_collection(
+            collection, False, methodcaller("get", where=build_where(where), limit=limit,
+                                            include=["documents", "metadatas"]))
+        if result is None:
+            return []
+        return [VectorHit(id=i, score=1.0, text=t or "", metadata=dict(m or {}))
+                for i, t, m in zip(result["ids"], result["documents"], result["metadatas"], strict=True)]
+
     def delete(
         self, collection: str, ids: Sequence[str] | None = None, where: dict[str, Any] | None = None
     ) -> None:
@@ -274,11 +328,12 @@ class ChromaVectorStore:
             raise ValueError("delete needs ids or where; use drop() to remove a collection")
         if ids is not None and not ids and not where:
             return
-        self._with_collection(
-            collection,
-            False,
-            lambda col: col.delete(ids=list(ids) if ids else None, where=build_where(where)),
-        )
+        with self._writing():
+            self._with_collection(
+                collection,
+                False,
+                lambda col: col.delete(ids=list(ids) if ids else None, where=build_where(where)),
+            )
 
     def drop(self, collection: str) -> None:
         """Remove the collection and everything in it; no error if it is missing."""
@@ -286,8 +341,17 @@ class ChromaVectorStore:
 
         with self._lock:
             self._handles.pop(collection, None)
-        with contextlib.suppress(NotFoundError):
+        with contextlib.suppress(NotFoundError), self._writing():
             self._get_client().delete_collection(collection)
+
+    def collections(self) -> list[str]:
+        """The names of every collection in the store, sorted."""
+        return sorted(c.name for c in self._get_client().list_collections())
+
+    def client(self) -> Any:
+        """The chromadb client itself, for whole-store work (backups read collections with their
+        embeddings, which VectorHit leaves out)."""
+        return self._get_client()
 
     def ping(self) -> None:
         """Raise ConnectionError if the backend cannot be reached."""
@@ -299,6 +363,9 @@ class ChromaVectorStore:
 
     def close(self) -> None:
         """Nothing to release: the client closes with the process."""
+
+    def _writing(self) -> contextlib.AbstractContextManager[None]:
+        return self._gate.writing() if self._gate is not None else contextlib.nullcontext()
 
     def _get_client(self) -> Any:
         with self._lock:

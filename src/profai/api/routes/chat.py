@@ -27,7 +27,7 @@ _DONE = object()
 
 
 def _out(prepared: Prepared, answer: ChatAnswer) -> dict[str, Any]:
-    return {"answer": answer.text, "sources": chat_service.sources(answer, prepared.passages),
+    return {"answer": answer.text, "sources": chat_service.sources(answer, prepared),
             "session_id": prepared.session_id, "grounded": answer.grounded, "generator": answer.generator,
             "fallback": answer.fallback, "note": answer.note}
 

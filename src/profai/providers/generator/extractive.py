@@ -41,7 +41,7 @@ class ExtractiveGenerator:
             raise InvalidInput("The documents contain no text to build lessons from.", code="no_text")
 
         report(0.4, "Weighting key terms across the course")
-        lesson_terms = [[count_terms(s.text) for s in plan.sections] for _, plan in plans]
+        lesson_terms = [[count_terms(s.words_text) for s in plan.sections] for _, plan in plans]
         index = KeyTermIndex([terms for module in lesson_terms for terms in module])
 
         modules: list[ModuleDraft] = []
@@ -55,12 +55,13 @@ class ExtractiveGenerator:
                     LessonDraft(
                         title=section.title or _title_from_terms(key_terms, "Lesson"),
                         content=section.text,
-                        summary=summarize(section.text),
+                        summary=summarize(section.prose),
                         key_terms=key_terms,
                         source_file=doc.filename,
                         page_start=min(p.page_start for p in section.paras),
                         page_end=max(p.page_end for p in section.paras),
                         page_marks=section.page_marks,
+                        blocks=section.blocks,
                     )
                 )
             module_title = plan.title or _module_title(plan, terms, index, len(modules) + 1)

@@ -22,6 +22,7 @@ from profai.domain import ChatAnswer, CourseDraft, LessonDraft, Passage, PdfDocu
 from profai.providers.generator.answer import NOT_FOUND
 from profai.providers.generator.base import EmbedFn, ProgressFn
 from profai.providers.generator.extractive import ExtractiveGenerator
+from profai.providers.generator.llm_blocks import coded_source
 from profai.providers.generator.llm_prompts import (
     MAX_LESSON_SOURCE,
     MAX_QUIZ_SOURCE,
@@ -104,10 +105,12 @@ class LLMGenerator:
         """The lesson as the model wrote it, checked; None (keep the extractive one) if the model failed."""
         if breaker.closed():
             return None
-        source = clip(lesson.content, MAX_LESSON_SOURCE)
+        coded = coded_source(lesson).text  # code listings as placeholders: the model writes prose only
+        source = clip(coded, MAX_LESSON_SOURCE)
+        messages = lesson_messages(course, module, lesson, source, cut=len(source) < len(coded))
         try:
-            out = self.client.complete(lesson_messages(course, module, lesson, source), schema=LessonText,
-                                       temperature=0.2, deadline=breaker.deadline(self.call_seconds))
+            out = self.client.complete(messages, schema=LessonText, temperature=0.2,
+                                       deadline=breaker.deadline(self.call_seconds))
         except _MODEL_ERRORS as exc:
             breaker.record(ok=False)
             if self.fallback is None:

@@ -5,6 +5,7 @@ llm_schemas.py then checks the answers against that text."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from profai.domain import LessonDraft, Passage, Turn
@@ -27,20 +28,26 @@ MIN_QUIZ_EXCERPT = 1_500
 _LESSON_RULES = """You turn a passage of a textbook into one lesson of an online course.
 Use ONLY the source text you are given. Do not add facts, examples, numbers, names or explanations
 that are not in it, even if you know them; if the source is terse, the lesson stays terse.
-- content: the source rewritten as clear, readable prose in short paragraphs. Keep every fact and
-  every code example it contains; drop page headers, footnote marks and broken line ends.
+- content: the source rewritten as clear, readable prose in short paragraphs, separated by blank
+  lines. Keep every fact; drop page headers, footnote marks and broken line ends. Lines starting
+  with # are headings: keep them as they are. The source's code listings are replaced by
+  placeholders such as [[CODE 1]]: copy every placeholder exactly once, unchanged, on a line of
+  its own where its listing belongs, in the same order. Write prose only: never write code,
+  never invent a placeholder.
 - summary: two or three sentences saying what the lesson teaches.
 - key_terms: 3 to 8 important terms or short phrases, each copied exactly as written in the source."""
 
 
-def lesson_messages(course: str, module: str, lesson: LessonDraft, source: str) -> list[Message]:
-    """Ask for one lesson's content, summary and key terms, written from `source` only."""
+def lesson_messages(course: str, module: str, lesson: LessonDraft, source: str, cut: bool = False
+                    ) -> list[Message]:
+    """Ask for one lesson's content, summary and key terms, written from `source` only (its
+    coded_source text, `cut` when it is only the beginning of it)."""
     pages = _pages(lesson.page_start, lesson.page_end)
-    cut = " (the beginning of a longer lesson)" if len(source) < len(lesson.content) else ""
+    part = " (the beginning of a longer lesson)" if cut else ""
     return [
         {"role": "system", "content": _LESSON_RULES},
         {"role": "user", "content": f"Course: {course}\nModule: {module}\nLesson: {lesson.title}\n"
-                                    f"Source text{cut} ({lesson.source_file}, {pages}):\n<source>\n{source}\n</source>"},
+                                    f"Source text{part} ({lesson.source_file}, {pages}):\n<source>\n{source}\n</source>"},
     ]
 
 
@@ -119,7 +126,8 @@ def quiz_excerpt(lesson: QuizLesson, limit: int, start: float) -> str:
         text = "\n\n".join(f"(page {page}) {' '.join(lesson.content[at:end].split())}"
                            for (at, page), end in zip(lesson.page_marks, ends))
     else:
-        text = lesson.content.strip()
+        # Code and headings were blanked out of quiz content: what is left is prose a blank line apart.
+        text = re.sub(r"\n\s*\n\s*", "\n\n", lesson.content.strip())
     if len(text) <= limit:
         return text
     at = int(start * (len(text) - limit))

@@ -14,8 +14,10 @@ from pydantic import BaseModel, Field
 from profai.domain import ChatAnswer, Citation, LessonDraft, Passage
 from profai.providers.generator.base import MARKER_RE
 from profai.providers.generator.extractive import MAX_KEY_TERMS
+from profai.providers.generator.llm_blocks import coded_source, joined, placeholders_kept, written_blocks
 from profai.providers.generator.llm_prompts import clip
 from profai.providers.generator.quiz import OPTIONS, QuestionDraft, QuizLesson
+from profai.providers.generator.sections import PROSE_KINDS, prose_only
 from profai.retrieval.bm25 import tokenize
 from profai.text import split_sentences
 
@@ -33,7 +35,8 @@ class LessonText(BaseModel):
     """One lesson as the model writes it."""
 
     content: str = Field(description="The lesson rewritten as clear, readable prose in short paragraphs, "
-                                     "using only facts from the source text")
+                                     "using only facts from the source text, with every [[CODE n]] "
+                                     "placeholder copied once, unchanged, where its listing belongs")
     summary: str = Field(description="Two or three sentences summarising the lesson")
     key_terms: list[str] = Field(description="3 to 8 important terms, each copied exactly as it appears in the "
                                              "source text")
@@ -60,20 +63,31 @@ class QuizItems(BaseModel):
 
 
 def checked_lesson(lesson: LessonDraft, out: LessonText, source: str) -> LessonDraft:
-    """`lesson` with the model's fields that pass the checks; pages and file never change."""
-    content = out.content.strip()
+    """`lesson` with the model's fields that pass the checks; pages, file and code never change.
+
+    `source` is what the model was given: the lesson's coded_source text, perhaps clipped. Written
+    content is used only whole: every code placeholder kept once and in order, none invented, a
+    length close to the source's and the source's words; it then becomes the lesson's blocks with
+    the original code blocks put back. Otherwise the lesson keeps its source text and blocks."""
+    coded = coded_source(lesson)
+    written = out.content.strip()
     low, high = LENGTH_RATIO
     # A model that saw only the start of a long lesson cannot rewrite all of it: keep the source.
-    if (len(source) < len(lesson.content) or not low <= len(content) / max(1, len(source)) <= high
-            or overlap(content, source) < MIN_OVERLAP):
-        content = lesson.content
+    ok = (len(source) >= len(coded.text) and placeholders_kept(written, len(coded.codes))
+          and low <= len(written) / max(1, len(source)) <= high and overlap(written, source) >= MIN_OVERLAP)
+    blocks = written_blocks(written, coded) if ok else []
+    if not any(b.kind != "code" for b in blocks):
+        blocks, content, page_marks = lesson.blocks, lesson.content, lesson.page_marks
+    else:
+        # The page marks are offsets into the source text: the model's words have none.
+        content, page_marks = joined(blocks), []
     summary = out.summary.strip()
     if not summary or overlap(summary, source) < MIN_OVERLAP:
         summary = lesson.summary
-    key_terms = grounded_terms(out.key_terms, lesson.content) or lesson.key_terms
-    # The page marks are offsets into the source text: the model's words have none.
-    page_marks = lesson.page_marks if content == lesson.content else []
-    return replace(lesson, content=content, summary=summary, key_terms=key_terms, page_marks=page_marks)
+    words = prose_only(lesson.content, lesson.blocks, keep=(*PROSE_KINDS, "heading", "caption"))
+    key_terms = grounded_terms(out.key_terms, words) or lesson.key_terms
+    return replace(lesson, content=content, blocks=list(blocks), summary=summary, key_terms=key_terms,
+                   page_marks=page_marks)
 
 
 def grounded_terms(terms: Sequence[str], source: str) -> list[str]:

@@ -64,6 +64,7 @@ class QuizLesson:
     page_start: int
     page_end: int
     page_marks: PageMarks = ()
+    page_labels: Sequence[str | None] = ()  # the number printed on each page of its file, by page index
 
 
 @dataclass(frozen=True)
@@ -267,9 +268,11 @@ class _Writer:
     def _draft(self, kind: str, prompt: str, options: list[str], correct: int, terms: tuple[str, ...],
                sentence: Sentence, lesson: QuizLesson) -> QuestionDraft:
         page = _page_of(sentence, lesson)
+        label = lesson.page_labels[page - 1] if 0 < page <= len(lesson.page_labels) else None
         return QuestionDraft(
             prompt=prompt, options=options, correct_index=correct,
-            explanation=f'The course says: "{sentence.text}" ({lesson.source_file}, page {page})',
+            explanation=f'The course says: "{sentence.text}" ({lesson.source_file}, '
+                        f'{f"p. {label}" if label else f"page {page}"})',
             lesson_id=lesson.lesson_id, source_file=lesson.source_file, page=page, kind=kind, option_terms=terms)
 
 

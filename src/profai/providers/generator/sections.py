@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import bisect
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from profai.domain import Block
 from profai.text import split_sentences
 
 MIN_LESSON_WORDS = 80
@@ -23,22 +25,48 @@ def page_at(marks: PageMarks, offset: int, default: int) -> int:
     return marks[i][1] if i >= 0 else default
 
 
+# Blocks a lesson's summary, key terms and questions are drawn from; code and headings are not prose.
+PROSE_KINDS = ("paragraph", "list")
+
+
 @dataclass(frozen=True)
 class Para:
-    """One paragraph of source text and the pages it sits on; `breaks` marks the pages that begin
-    inside it (a paragraph running over a page break)."""
+    """One block of source text (a paragraph, or a heading, code, list or caption: `kind`) and the
+    pages it sits on; `breaks` marks the pages that begin inside it (one running over a page break)."""
 
     text: str
     page_start: int
     page_end: int
     words: int
     breaks: tuple[tuple[int, int], ...] = ()
+    kind: str = "paragraph"
+    level: int = 0
 
     def piece(self, start: int, end: int, text: str, words: int) -> Para:
         """The part of this paragraph from `start` to `end`, with its own pages."""
         inside = tuple((at - start, page) for at, page in self.breaks if start < at < end)
         return Para(text, page_at(self.breaks, start, self.page_start),
-                    page_at(self.breaks, max(start, end - 1), self.page_start), words, inside)
+                    page_at(self.breaks, max(start, end - 1), self.page_start), words, inside, self.kind)
+
+
+# A list item's marker: blanked so that each item reads as a paragraph of its own.
+_ITEM_MARKER_RE = re.compile(r"^(?:[•◦▪‣∙●○■□➢►✓·*–-]|\(?\d{1,2}[.)])(?=\s)", re.MULTILINE)
+
+
+def prose_only(content: str, blocks: Sequence[Block], keep: tuple[str, ...] = PROSE_KINDS) -> str:
+    """`content` with its code, headings and captions blanked out and list markers made paragraph
+    breaks, character for character (so offsets into it still find their page): what summaries,
+    key terms and questions are drawn from. Content that is not its blocks' text (written by a
+    model) is returned as it is."""
+    if not blocks or "\n\n".join(b.text for b in blocks) != content:
+        return content
+    return "\n\n".join(_prose_of(b, keep) for b in blocks)
+
+
+def _prose_of(block: Block, keep: tuple[str, ...]) -> str:
+    if block.kind == "list":
+        return _ITEM_MARKER_RE.sub(lambda m: "\n" * len(m.group()), block.text)
+    return block.text if block.kind in keep else "\n" * len(block.text)
 
 
 @dataclass
@@ -55,6 +83,21 @@ class Section:
     @property
     def text(self) -> str:
         return "\n\n".join(p.text for p in self.paras)
+
+    @property
+    def prose(self) -> str:
+        """The text to summarise: no code, headings or captions."""
+        return prose_only(self.text, self.blocks)
+
+    @property
+    def words_text(self) -> str:
+        """The text to take key terms from: all but code (a heading names what matters)."""
+        return prose_only(self.text, self.blocks, keep=(*PROSE_KINDS, "heading", "caption"))
+
+    @property
+    def blocks(self) -> list[Block]:
+        """The lesson as blocks; `text` is their texts, a blank line apart."""
+        return [Block(p.kind, p.text, p.level) for p in self.paras]
 
     @property
     def page_marks(self) -> list[tuple[int, int]]:
@@ -90,24 +133,36 @@ def size_sections(sections: list[Section]) -> list[Section]:
 
 
 def merge_tiny(sections: list[Section]) -> list[Section]:
-    """Fold sections under MIN_LESSON_WORDS into the previous one (the next one if first)."""
+    """Fold sections under MIN_LESSON_WORDS into the previous one (the next one if first); a folded
+    section's title stays in the lesson as a heading."""
     merged: list[Section] = []
-    pending: list[Para] = []  # a tiny leading section waiting for the next one
-    pending_title: str | None = None
+    pending: Section | None = None  # a tiny leading section waiting for the next one
     for section in (s for s in sections if s.paras):
-        if pending:
-            section = Section(section.title, pending + section.paras)
-            pending = []
+        if pending is not None:
+            if pending.title:
+                section = Section(pending.title, pending.paras + _headed(section))
+            else:
+                section = Section(section.title, pending.paras + section.paras)
+            pending = None
         if section.words >= MIN_LESSON_WORDS:
             merged.append(section)
         elif merged:
             # Appending keeps the tiny text next to what it followed in the source.
-            merged[-1] = Section(merged[-1].title, merged[-1].paras + section.paras)
+            merged[-1] = Section(merged[-1].title, merged[-1].paras + _headed(section))
         else:
-            pending, pending_title = section.paras, section.title
-    if pending:
-        merged.append(Section(pending_title, pending))
+            pending = section
+    if pending is not None:
+        merged.append(pending)
     return merged
+
+
+def _headed(section: Section) -> list[Para]:
+    """The section's paragraphs under its title, as a heading block."""
+    if not section.title:
+        return section.paras
+    first = section.paras[0]
+    return [Para(section.title, first.page_start, first.page_start, len(section.title.split()), kind="heading",
+                 level=3), *section.paras]
 
 
 def _split_long(section: Section) -> list[Section]:
@@ -137,7 +192,7 @@ def sentence_pieces(paras: list[Para], limit: int) -> list[Para]:
     """Break paragraphs longer than `limit` words into runs of whole sentences."""
     out: list[Para] = []
     for para in paras:
-        if para.words <= limit:
+        if para.words <= limit or para.kind != "paragraph":  # code, lists and the rest stay whole
             out.append(para)
             continue
         run: list[str] = []

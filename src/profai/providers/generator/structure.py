@@ -14,6 +14,7 @@ from profai.providers.generator.sections import (
     ModulePlan,
     Para,
     Section,
+    merge_tiny,
     size_sections,
 )
 from profai.providers.generator.segment import topic_plans
@@ -23,6 +24,15 @@ _SKIP_TITLE_RE = re.compile(
     r"^(?:[A-Z0-9]{1,3}(?:\.\d+)*\.?\s+)?(?:(?:table of )?contents|.*\bindex(?:es)?|bibliography|references|list of (?:figures|tables))$",
     re.IGNORECASE,
 )
+# Front matter: gathered into one module of whole lessons, ahead of the chapters.
+_FRONT_RE = re.compile(
+    r"^(?:preface|foreword|prologue|acknowledge?ments?|about (?:this|the) (?:book|manual|guide|authors?)|dedication|"
+    r"copyright|colophon|how to (?:use|read) this (?:book|manual|guide)|conventions(?: used)?|notation|"
+    r"to the (?:reader|student|teacher|instructor)s?|preface to the .+|.+ edition)$",
+    re.IGNORECASE,
+)
+FRONT_MATTER = "Front matter"
+OVERVIEW = "Overview"
 _NUMBERED_RE = re.compile(r"^(\d{1,2}(?:\.\d{1,3}){0,4})\.?\s+(?=[A-Z])")
 _NAMED_RE = re.compile(r"^(?:chapter|part|appendix|lesson|unit)\s+[\dIVXLA-Z]+\b", re.IGNORECASE)
 _SENTENCE_END = (".", "!", "?", ":", ";", ",")
@@ -53,27 +63,34 @@ def plan_document(doc: PdfDocument) -> list[ModulePlan]:
 
 
 def paragraphs(doc: PdfDocument) -> list[Para]:
-    """All paragraphs in reading order, re-joining one that runs across a page break."""
+    """All blocks in reading order, re-joining a paragraph or a listing that runs across a page break."""
     out: list[Para] = []
     for page in doc.pages:
         first = True
-        for block in page.text.split("\n\n"):
-            block = block.strip()
-            if not block:
+        for block in page.parts():
+            text = block.text if block.kind == "code" else block.text.strip()
+            if not text.strip():
                 continue
-            words = len(block.split())
+            words = len(text.split())
             prev = out[-1] if out else None
-            if first and prev and prev.page_end == page.number - 1 and _continues(prev.text, block):
-                out[-1] = Para(f"{prev.text} {block}", prev.page_start, page.number, prev.words + words,
-                               (*prev.breaks, (len(prev.text) + 1, page.number)))
+            glue = _continues(prev, block.kind, text) if first and prev and prev.page_end == page.number - 1 else None
+            if prev and glue is not None:
+                out[-1] = Para(f"{prev.text}{glue}{text}", prev.page_start, page.number, prev.words + words,
+                               (*prev.breaks, (len(prev.text) + len(glue), page.number)), prev.kind)
             else:
-                out.append(Para(block, page.number, page.number, words))
+                out.append(Para(text, page.number, page.number, words, kind=block.kind, level=block.level))
             first = False
     return out
 
 
-def _continues(previous: str, block: str) -> bool:
-    return not previous.endswith((".", "!", "?", ":")) and block[:1].islower()
+def _continues(previous: Para, kind: str, text: str) -> str | None:
+    """What joins a page's first block to the last of the page before, if it goes on from it."""
+    if previous.kind == kind == "code":
+        return "\n"
+    if previous.kind == kind == "paragraph" and not previous.text.endswith((".", "!", "?", ":")) \
+            and text[:1].islower():
+        return " "
+    return None
 
 
 def _norm(text: str) -> str:
@@ -116,7 +133,10 @@ def _find_heading(paras: list[Para], title: str, page: int, start: int) -> int |
 
 
 def heading_markers(paras: list[Para]) -> list[Marker]:
-    """Short title-like paragraphs followed by body text; numbered ones win when present."""
+    """The headings the PDF's fonts showed; without them, short title-like paragraphs followed by
+    body text, numbered ones winning when present."""
+    if any(p.kind == "heading" for p in paras):
+        return [Marker(p.text, p.level - 1, i, True) for i, p in enumerate(paras) if p.kind == "heading"]
     numbered: list[Marker] = []
     plain: list[Marker] = []
     for i, para in enumerate(paras[:-1]):
@@ -210,8 +230,12 @@ class _MarkerTree:
 
 
 def _finish(plans: list[ModulePlan]) -> list[ModulePlan]:
-    """Fold modules too small to teach into a neighbour, then size every module's lessons once."""
+    """Gather the front matter into one module; fold modules too small to teach into a neighbour,
+    then size every module's lessons once (front matter is not cut into parts)."""
     plans = [p for p in plans if any(s.paras for s in p.sections)]
+    front = _front_matter(plans)
+    if front:
+        plans = plans[len(front):]
     kept: list[ModulePlan] = []
     carry: list[Section] = []
     for plan in plans:
@@ -226,4 +250,27 @@ def _finish(plans: list[ModulePlan]) -> list[ModulePlan]:
         kept.append(ModulePlan(plan.title, sections))
     if carry:
         kept.append(ModulePlan(None, carry))
-    return [ModulePlan(p.title, size_sections(p.sections)) for p in kept]
+    sized = [ModulePlan(p.title, _overview(p.title, size_sections(p.sections))) for p in kept]
+    if front:
+        sections = [Section(s.title or p.title, s.paras) for p in front for s in p.sections]
+        title = front[0].title if len(front) == 1 else FRONT_MATTER
+        sized.insert(0, ModulePlan(title, merge_tiny(sections)))
+    return sized
+
+
+def _front_matter(plans: list[ModulePlan]) -> list[ModulePlan]:
+    """The leading modules that are a preface, a foreword and the like, when chapters follow."""
+    front: list[ModulePlan] = []
+    for plan in plans:
+        if not (plan.title and _FRONT_RE.match(plan.title)):
+            break
+        front.append(plan)
+    return front if len(front) < len(plans) else []
+
+
+def _overview(module: str | None, sections: list[Section]) -> list[Section]:
+    """A module's opening text before its first section is its overview, not a second lesson
+    named like the module ("Preface › Preface")."""
+    if len(sections) > 1 and module and sections[0].title and _norm(sections[0].title) == _norm(module):
+        sections[0] = Section(OVERVIEW, sections[0].paras)
+    return sections

@@ -32,8 +32,8 @@ def summarize(text: str, max_sentences: int = 3) -> str:
 def _summary_worthy(sentence: str) -> bool:
     """Full prose sentences only: no headings, code lines or fragments."""
     n = len(sentence.split())
-    if not 6 <= n <= 50 or not sentence.endswith((".", "!", "?")):
-        return False
+    if not 6 <= n <= 50 or not sentence.endswith((".", "!", "?")) or sentence[-2:-1].isspace():
+        return False  # "...defined structure² ." ends at a stray stop: the splitter cannot tell where
     if not sentence[0].isupper():
         return False
     return len(content_words(sentence)) >= 3

@@ -125,7 +125,7 @@ function citations(sources) {
     h("h3", {}, "Sources"),
     h("ol", { class: "citations" }, sources.map((s) =>
       h("li", { class: "citation", value: s.number }, // the answer's [n] markers use these numbers
-        h("span", { class: "cite-ref" }, pagesLabel(s.file, s.page, s.page_end)),
+        h("span", { class: "cite-ref" }, pagesLabel(s.file, s.page, s.page_end, state.course)),
         s.quote ? h("blockquote", {}, s.quote) : null))));
 }
 

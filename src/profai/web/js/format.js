@@ -1,24 +1,52 @@
 // Text shown to the reader, built the same way wherever it appears.
 
-/** "biology.pdf, pages 3-5" (or "page 3" when the range is one page). */
-export function pagesLabel(file, start, end) {
-  const pages = !end || end === start ? `page ${start}` : `pages ${start}-${end}`;
+/** "biology.pdf, pages 3-5" (or "page 3" when the range is one page); with `course`, the numbers
+ * printed on those pages where the PDF shows them: "R-intro.pdf, pp. 24-26". */
+export function pagesLabel(file, start, end, course = null) {
+  const [from, to] = [printedPage(course, file, start), end ? printedPage(course, file, end) : null];
+  const printed = from !== String(start);
+  const pages = !to || to === from ? `${printed ? "p." : "page"} ${from}` : `${printed ? "pp." : "pages"} ${from}-${to}`;
   return file ? `${file}, ${pages}` : pages;
 }
 
-// Stands where a page begins while the text is split; no PDF text holds a NUL.
-const PAGE = "\u0000";
-const PAGE_RE = new RegExp(`${PAGE}(\\d+)${PAGE}`);
+/** The number printed on page `page` (the PDF's own index) of `file`, or the index itself. */
+export function printedPage(course, file, page) {
+  const source = course?.source_files?.find((f) => f.filename === file);
+  return source?.page_labels?.[page - 1] || String(page);
+}
 
-/** The lesson's paragraphs, each a list of text runs and page numbers: a number stands where that
- * page of the source begins. `pageMarks` ([offset, page], ...) count code points, as Python does,
- * hence Array.from rather than string indexes. The first page is in the lesson's heading. */
-export function lessonParagraphs(content, pageMarks = []) {
-  const chars = Array.from(content || "");
-  for (const [at, page] of pageMarks.slice(1).reverse()) chars.splice(at, 0, `${PAGE}${page}${PAGE}`);
-  const blocks = chars.join("").split(/\n\s*\n/).map((p) => p.replace(/\s*\n\s*/g, " ").trim()).filter(Boolean);
-  if (!blocks.length) return [["This lesson has no text."]];
-  return blocks.map((block) => block.split(PAGE_RE).map((part, i) => (i % 2 ? Number(part) : part)).filter((p) => p !== ""));
+/** The lesson as blocks to show: {kind, level, parts, pagesBefore}. A paragraph's or caption's
+ * parts are text runs and page numbers (a number stands where that page begins); a page that begins
+ * inside a listing, list or heading is marked just before it (`pagesBefore`). Offsets count code
+ * points, as Python does. The first page is in the lesson's heading. */
+export function lessonBlocks(lesson) {
+  const blocks = lesson.blocks?.length ? lesson.blocks : [{ kind: "paragraph", text: lesson.content || "", level: 0 }];
+  const marks = (lesson.page_marks || []).slice(1);
+  let start = 0;
+  const out = [];
+  for (const block of blocks) {
+    const chars = Array.from(block.text);
+    const end = start + chars.length;
+    const inside = marks.filter(([at]) => at >= start && at < end + 2);
+    const entry = { kind: block.kind, level: block.level || 0, text: block.text, parts: [block.text], pagesBefore: [] };
+    if (block.kind === "paragraph" || block.kind === "caption") {
+      const parts = [];
+      let cut = 0;
+      for (const [at, page] of inside) {
+        const rel = Math.min(at - start, chars.length);
+        if (rel > cut) parts.push(chars.slice(cut, rel).join(""));
+        parts.push(page);
+        cut = rel;
+      }
+      if (cut < chars.length) parts.push(chars.slice(cut).join(""));
+      entry.parts = parts;
+    } else {
+      entry.pagesBefore = inside.map(([, page]) => page);
+    }
+    out.push(entry);
+    start = end + 2;
+  }
+  return out.filter((b) => b.text.trim());
 }
 
 export const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;

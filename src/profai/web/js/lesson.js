@@ -4,7 +4,7 @@ import { api, fetchBlob, sleep } from "./api.js";
 import { refreshAsk, showChat } from "./chat.js";
 import { loadClass, resetClass, showJoinCode } from "./classroom.js";
 import { $, h, show, showError } from "./dom.js";
-import { lessonParagraphs, moduleHeadings, pagesLabel, plural } from "./format.js";
+import { lessonBlocks, moduleHeadings, pagesLabel, plural, printedPage } from "./format.js";
 import { resetQuiz } from "./quiz.js";
 import { focusHeading, routes, state } from "./state.js";
 
@@ -77,9 +77,13 @@ function fillCourse(course) {
     ? `From ${course.source_files.map((f) => `${f.filename} (${plural(f.pages, "page")}${
       f.ocr_pages?.length ? `, ${f.ocr_pages.length} read by OCR` : ""})`).join(", ")}`
     : "";
-  const headings = moduleHeadings(course.modules);
+  const headings = fileHeadings(course.modules);
+  // A course made of several PDFs shows each file's name above its first module.
+  const grouped = (course.source_files?.length || 0) > 1;
   $("module-list").replaceChildren(...course.modules.map((m, i) =>
     h("li", { class: "module" },
+      grouped && m.source_file && m.source_file !== course.modules[i - 1]?.source_file
+        ? h("span", { class: "file-group" }, m.source_file) : null,
       h("span", { class: "module-title" }, headings[i]),
       h("ol", { class: "lessons" }, m.lessons.map((l) =>
         h("li", {}, h("a", { href: routes.lesson(course.id, l.id), "data-lesson": l.id }, l.title)))))));
@@ -90,8 +94,20 @@ function fillCourse(course) {
     ...course.modules.map((m) => h("option", { value: m.id }, m.title)));
 }
 
+/** Module headings numbered within each file, in upload order: every PDF keeps its own numbering. */
+function fileHeadings(modules, format) {
+  const out = [];
+  for (let i = 0; i < modules.length;) {
+    let j = i + 1;
+    while (j < modules.length && modules[j].source_file === modules[i].source_file) j += 1;
+    out.push(...moduleHeadings(modules.slice(i, j), format));
+    i = j;
+  }
+  return out;
+}
+
 function allLessons(course) {
-  const headings = moduleHeadings(course.modules, (n, t) => `Module ${n} · ${t}`);
+  const headings = fileHeadings(course.modules, (n, t) => `Module ${n} · ${t}`);
   return course.modules.flatMap((m, i) => m.lessons.map((l) => ({ ...l, module: m, moduleHeading: headings[i] })));
 }
 
@@ -154,12 +170,13 @@ function showLesson(course, lessons, index) {
   document.title = `${lesson.title} · ${course.title} · ProfAI`;
   $("lesson-module").textContent = lesson.moduleHeading;
   $("lesson-title").textContent = lesson.title;
-  $("lesson-source").textContent = pagesLabel(lesson.source_file, lesson.page_start, lesson.page_end);
+  $("lesson-source").textContent = pagesLabel(lesson.source_file, lesson.page_start, lesson.page_end, course);
   $("lesson-summary").textContent = lesson.summary || "No summary for this lesson.";
   $("lesson-terms").replaceChildren(...(lesson.key_terms || []).map((t) => h("li", {}, t)));
   show($("terms-section"), Boolean(lesson.key_terms?.length));
-  $("lesson-content").replaceChildren(...lessonParagraphs(lesson.content, lesson.page_marks).map((parts) =>
-    h("p", {}, parts.map((part) => (typeof part === "number" ? pageBreak(lesson.source_file, part) : part)))));
+  const blocks = lessonBlocks(lesson);
+  $("lesson-content").replaceChildren(...(blocks.length ? blocks.flatMap((b) => showBlock(course, lesson, b))
+    : [h("p", {}, "This lesson has no text.")]));
 
   const prev = lessons[index - 1];
   const next = lessons[index + 1];
@@ -167,10 +184,35 @@ function showLesson(course, lessons, index) {
   pagerLink($("next-lesson"), next && routes.lesson(course.id, next.id), next && `${next.title} →`);
 }
 
-// Where a page of the source begins, as printed books mark it in an ebook.
-function pageBreak(file, page) {
-  return h("span", { class: "page-mark", role: "doc-pagebreak", "aria-label": `Page ${page}`,
-                     title: `${file}, page ${page} begins here` }, `p. ${page}`);
+const BULLET = /^[•◦▪‣∙●○■□➢►✓·*–-]\s+/;
+const NUMBERED = /^\(?(\d{1,2})[.)]\s+/;
+
+/** One block of a lesson as elements: code in a monospace block that keeps every space (focusable,
+ * so a keyboard can scroll a wide listing), lists as lists, headings below the lesson's own. */
+function showBlock(course, lesson, block) {
+  const mark = (page) => pageBreak(course, lesson.source_file, page);
+  const before = block.pagesBefore.map((page) => h("p", { class: "page-line" }, mark(page)));
+  const runs = block.parts.map((part) => (typeof part === "number" ? mark(part) : part));
+  if (block.kind === "code") {
+    return [...before, h("pre", { class: "code", tabindex: "0", "aria-label": "Code" }, h("code", {}, block.text))];
+  }
+  if (block.kind === "heading") return [...before, h(block.level <= 2 ? "h4" : "h5", { class: "block-heading" }, block.text)];
+  if (block.kind === "list") {
+    const items = block.text.split("\n");
+    const first = NUMBERED.exec(items[0]);
+    const tag = first && items.every((item) => NUMBERED.test(item)) ? "ol" : "ul";
+    return [...before, h(tag, tag === "ol" ? { start: first[1] } : {},
+      items.map((item) => h("li", {}, item.replace(tag === "ol" ? NUMBERED : BULLET, ""))))];
+  }
+  return [...before, h("p", block.kind === "caption" ? { class: "caption" } : {}, runs)];
+}
+
+// Where a page of the source begins, as printed books mark it in an ebook: with the number printed
+// on that page where the PDF shows one.
+function pageBreak(course, file, page) {
+  const printed = printedPage(course, file, page);
+  return h("span", { class: "page-mark", role: "doc-pagebreak", "aria-label": `Page ${printed}`,
+                     title: `${file}, page ${printed} begins here` }, `p. ${printed}`);
 }
 
 function pagerLink(a, href, label) {

@@ -111,7 +111,7 @@ function showResult(current, result) {
       h("p", { class: f.correct ? "verdict ok" : "verdict bad" },
         f.correct ? "Correct." : `Not quite. The answer is: ${f.correct_option ?? q?.options[f.correct_index]}`),
       f.explanation ? h("p", {}, f.explanation) : null,
-      source ? h("p", { class: "muted" }, `Source: ${pagesLabel(source.file, source.page, source.page_end)}`) : null);
+      source ? h("p", { class: "muted" }, `Source: ${pagesLabel(source.file, source.page, source.page_end, state.course)}`) : null);
     show(box);
   }
   $("quiz-score").textContent = `${result.score} / ${result.total}`;

@@ -1,0 +1,107 @@
+"""Pages read as a reader sees them: code verbatim, headings with levels, lists, captions, no
+running headers or page numbers, no contents pages, and the numbers printed on the pages."""
+
+from __future__ import annotations
+
+import pytest
+
+from profai.domain import Page
+from profai.ingest.page_labels import detect_labels, page_labels
+from profai.ingest.pdf import read_pdf
+from profai.ingest.pdf_blocks import is_navigation
+from profai.ingest.pdf_lines import Line
+from support import R_MANUALS
+from textbook import make_textbook
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory):
+    return make_textbook(tmp_path_factory.mktemp("book") / "book.pdf", first_printed=30)
+
+
+@pytest.fixture(scope="module")
+def doc(book):
+    return read_pdf(book.path, "book.pdf")
+
+
+def blocks(doc, kind):
+    return [b for page in doc.pages for b in page.blocks if b.kind == kind]
+
+
+def test_code_is_kept_verbatim_with_its_indentation(book, doc):
+    code = [b.text for b in blocks(doc, "code")]
+    assert code == book.code  # every listing, every space: indentation and aligned columns
+    assert any("\n        total += value" in c for c in code)
+    prose = "\n".join(b.text for b in blocks(doc, "paragraph"))
+    assert "total += value" not in prose and "def mean" not in prose
+
+
+def test_headings_keep_their_levels(doc):
+    headings = {b.text: b.level for b in blocks(doc, "heading")}
+    assert headings["1 Getting started"] < headings["1.1 Values and names"]
+    assert headings["2.1 Making data frames"] == headings["1.2 Functions"]
+    assert headings["Programming with Data"] == 1  # the title page's type is the largest
+    assert not any(b.text.startswith(("1.1 ", "2.1 ")) for b in blocks(doc, "paragraph"))
+
+
+def test_lists_and_captions_are_blocks_of_their_own(doc):
+    (bullets,) = blocks(doc, "list")
+    assert bullets.text.split("\n") == ["• a function has a name and a list of parameters,",
+                                        "• its body is the indented block below the first line,",
+                                        "• a return statement hands the result back to the caller."]
+    assert [b.text for b in blocks(doc, "caption")] == ["Figure 2.1: A data frame with two columns and two rows."]
+
+
+def test_running_headers_page_numbers_and_contents_pages_are_left_out(book, doc):
+    text = "\n".join(page.text for page in doc.pages)
+    assert book.headers and not any(header in text for header in book.headers)
+    assert not any(line.strip() in {"30", "31", "32", "33", "i", "ii", "iii"} for line in text.split("\n"))
+    contents = doc.pages[1]
+    assert contents.blocks == () and contents.text == ""  # dot leaders and page numbers: navigation
+    assert "for example the deep sites" in text  # "exam-" at a line end joined to "ple"
+
+
+def test_printed_page_numbers_are_read_off_the_pages(book, doc):
+    assert {page.number: page.label for page in doc.pages} == book.printed
+
+
+def test_the_pdfs_own_page_labels_win(tmp_path):
+    book = make_textbook(tmp_path / "labelled.pdf", pdf_labels=True, first_printed=7)
+    labels = [page.label for page in read_pdf(book.path, "labelled.pdf").pages]
+    assert labels == ["i", "ii", "iii", "7", "8", "9", "10"] == [book.printed[n] for n in range(1, 8)]
+
+
+def test_label_detection_needs_a_steady_distance():
+    lines = [["Introduction", "Some text"], ["12 Chapter 1 Plants", "text"], ["text", "13"],
+             ["Chapter 1 Plants 14", "text"], ["1.2 Leaves", "text"], ["text", "16"]]
+    # The section number "1.2" at the top of page 5 is not a page number; page 5 lies between
+    # two pages printed at a distance of 10 from their index, so it is 15.
+    assert detect_labels(lines) == [None, "12", "13", "14", "15", "16"]
+    assert detect_labels([["no numbers"]] * 5) == [None] * 5
+    assert page_labels(["", ""], [["1 Intro"], ["2 More"]]) == [None, None]  # two pages prove nothing
+    assert page_labels(["A-1", ""], [[], []]) == ["A-1", None]
+
+
+def test_a_contents_page_is_navigation_and_prose_is_not():
+    toc = [Line(f"{n}.{k} Section title . . . . . . . . . {n * 10 + k}") for n in range(1, 4) for k in range(1, 4)]
+    assert is_navigation(toc)
+    index = [Line(f"term{n}, {n}, {n + 40}") for n in range(12)]
+    assert is_navigation(index)
+    prose = [Line("Photosynthesis converts light into chemical energy in 3 steps.")] * 12
+    assert not is_navigation(prose)
+
+
+def test_pages_without_layout_keep_their_paragraphs():
+    page = Page(number=1, text="First paragraph.\n\nSecond paragraph.")
+    assert [(b.kind, b.text) for b in page.parts()] == [("paragraph", "First paragraph."),
+                                                       ("paragraph", "Second paragraph.")]
+
+
+def test_r_intro_code_and_labels():
+    doc = read_pdf(R_MANUALS / "R-intro.pdf", "R-intro.pdf")
+    code = [b.text for page in doc.pages for b in page.blocks if b.kind == "code"]
+    # The factor example of chapter 4 keeps its continuation lines aligned under the first.
+    assert any(c.startswith('> state <- c("tas", "sa",  "qld"') and '\n             "qld", "vic"' in c for c in code)
+    assert "> A * B" in code
+    assert doc.pages[10].label == "5" and doc.pages[2].label == "i"
+    assert not doc.pages[2].blocks  # the table of contents
