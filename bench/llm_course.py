@@ -58,7 +58,7 @@ CMAKE_ARGS = ("-DGGML_NATIVE=OFF -DGGML_BLAS=OFF -DGGML_CUDA=OFF -DGGML_METAL=OF
               "-DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF "
               "-DLLAMA_BUILD_SERVER=OFF")
 N_CTX = 8192
-MAX_TOKENS = 2048  # a 135M model can loop inside a JSON string; the app sets no cap of its own
+MAX_TOKENS = 512  # a 135M model can loop inside a JSON string (2048 ran past 240 s a call); the app sets no cap of its own
 
 
 def server_venv() -> None:
