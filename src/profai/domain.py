@@ -4,12 +4,14 @@ ProfAI, so every layer may import it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 # --- a PDF as ingestion reads it ---------------------------------------------------------------
 
 
 BLOCK_KINDS = ("paragraph", "heading", "code", "list", "caption")
+LIST_BULLETS = "•◦▪‣∙●○■□➢►✓·*–-"  # what starts an item of a bulleted list block
 
 
 @dataclass(frozen=True)
@@ -34,9 +36,22 @@ class Page:
 
     def parts(self) -> tuple[Block, ...]:
         """The page's blocks; paragraphs split from `text` where the page has none."""
-        if self.blocks or not self.text:
-            return self.blocks
-        return tuple(Block("paragraph", part) for part in self.text.split("\n\n") if part.strip())
+        return self.blocks or paragraph_blocks(self.text)
+
+
+def paragraph_blocks(text: str) -> tuple[Block, ...]:
+    """Text without layout (OCRed, imported, written by a model) as blocks: its paragraphs."""
+    return tuple(Block("paragraph", part) for part in text.split("\n\n") if part.strip())
+
+
+def blocks_text(blocks: Iterable[Block]) -> str:
+    """The text of a page or lesson made of `blocks`: their texts, a blank line apart."""
+    return "\n\n".join(b.text for b in blocks)
+
+
+def page_label(labels: Sequence[str | None], page: int) -> str | None:
+    """The number printed on PDF page `page` (1-based), from a file's labels by page index."""
+    return labels[page - 1] if 0 < page <= len(labels) else None
 
 
 @dataclass(frozen=True)

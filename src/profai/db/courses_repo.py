@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import Select, delete, func, select, update
@@ -42,7 +43,7 @@ def replace_for_job(
                 module_id=module.id, course_id=course.id, position=l_pos, title=ld.title[:300],
                 content=ld.content, summary=ld.summary, key_terms=list(ld.key_terms),
                 source_file=ld.source_file, page_start=ld.page_start, page_end=ld.page_end,
-                page_marks=ld.page_marks, blocks=[{"kind": b.kind, "text": b.text, "level": b.level} for b in ld.blocks],
+                page_marks=ld.page_marks, blocks=[asdict(b) for b in ld.blocks],
             ))
     session.flush()
     return course

@@ -101,6 +101,10 @@ class Course(Base):
         back_populates="course", order_by="Module.position", cascade="all, delete-orphan"
     )
 
+    def page_labels(self) -> dict[str, list[str | None]]:
+        """Each source file's printed page numbers by PDF page index (empty where it shows none)."""
+        return {f["filename"]: f.get("page_labels") or [] for f in self.source_files}
+
 
 class Module(Base):
     __tablename__ = "modules"

@@ -21,7 +21,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image
 
-from profai.domain import OutlineEntry, Page, PdfDocument
+from profai.domain import OutlineEntry, Page, PdfDocument, blocks_text
 from profai.errors import InvalidInput, UnsupportedFile
 from profai.ingest import ocr
 from profai.ingest.page_labels import page_labels
@@ -323,8 +323,9 @@ def _clean_pages(raw_pages: list[list[Line]], pdf_labels: list[str], beat: Calla
     for raw in raw_pages:
         page_lines.append(_normalise_lines(raw))
         beat()
-    labels = page_labels(pdf_labels, [[line.text for line in lines] for lines in page_lines])
-    repeated = _running_lines([[line.text for line in lines] for lines in page_lines])
+    texts = [[line.text for line in lines] for lines in page_lines]
+    labels = page_labels(pdf_labels, texts)
+    repeated = _running_lines(texts)
     kept = [_strip_edges(lines, number, repeated) for number, lines in enumerate(page_lines, start=1)]
     navigation = [is_navigation(lines) for lines in kept]
     style = DocStyle.of(kept)
@@ -332,7 +333,7 @@ def _clean_pages(raw_pages: list[list[Line]], pdf_labels: list[str], beat: Calla
     for number, lines in enumerate(kept, start=1):
         # A document that is all lists of numbers is read as it is, not as nothing.
         blocks = () if navigation[number - 1] and not all(navigation) else page_blocks(lines, style)
-        pages.append(Page(number=number, text="\n\n".join(b.text for b in blocks), blocks=blocks,
+        pages.append(Page(number=number, text=blocks_text(blocks), blocks=blocks,
                           label=labels[number - 1]))
         beat()
     return pages

@@ -9,14 +9,14 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass
 
-from profai.domain import Block
+from profai.domain import LIST_BULLETS, Block
 from profai.ingest.pdf_lines import Line, code_text
 
 _HEADING_RATIO = 1.12  # a line this much larger than the body text is a heading
 _MAX_HEADING_CHARS = 120
 _MAX_LEVEL = 4
 _NUMBERED_TITLE_RE = re.compile(r"^\d{1,2}(?:\.\d{1,3}){1,4}\.?\s+\S")
-_BULLET_RE = re.compile(r"^[•◦▪‣∙●○■□➢►✓·*–-]\s+\S")
+_BULLET_RE = re.compile(rf"^[{re.escape(LIST_BULLETS)}]\s+\S")
 _NUMBERED_ITEM_RE = re.compile(r"^\(?(\d{1,2})[.)]\s+\S")
 _CAPTION_RE = re.compile(r"^(?:Figure|Fig\.|Table|Listing|Exhibit)\s+[A-Z]?\d+(?:[.\-]\d+)*\s*[:.—–-]\s*\S")
 _SENTENCE_END = (".", "!", "?", ":", ";", "…", '"', "”", ")")
@@ -86,8 +86,7 @@ class _Builder:
         self.lines = lines
         self.style = style
         prose = [line for line in lines if line.text.strip() and not line.mono]
-        lengths = sorted(len(line.text) for line in prose)
-        self.typical = (lengths[int(len(lengths) * 0.8)] if len(lengths) > 4 else lengths[-1]) if lengths else 0
+        self.typical = _typical([line.text for line in prose])
         xs = Counter(round(line.x) for line in prose if line.size)
         self.left = xs.most_common(1)[0][0] if xs else 0
         self.blocks: list[Block] = []
@@ -205,8 +204,7 @@ def paragraphs(lines: list[str], typical: int | None = None) -> list[str]:
     """Join wrapped lines into paragraphs; a short line ends one, a heading-like line starts one,
     a blank line separates two. `typical` is the length of a full line (from the lines if None)."""
     if typical is None:
-        lengths = sorted(len(line) for line in lines if line)
-        typical = (lengths[int(len(lengths) * 0.8)] if len(lengths) > 4 else lengths[-1]) if lengths else 0
+        typical = _typical(lines)
     out: list[str] = []
     current: list[str] = []  # the paragraph's pieces, joined once it ends
     for i, line in enumerate(lines):
@@ -221,6 +219,14 @@ def paragraphs(lines: list[str], typical: int | None = None) -> list[str]:
             _flush(out, current)
     _flush(out, current)
     return out
+
+
+def _typical(lines: list[str]) -> int:
+    """The length of a full line: the 80th percentile of the lines' lengths (all of a few lines)."""
+    lengths = sorted(len(line) for line in lines if line)
+    if not lengths:
+        return 0
+    return lengths[int(len(lengths) * 0.8)] if len(lengths) > 4 else lengths[-1]
 
 
 def _heading_like(line: str, typical: int) -> bool:

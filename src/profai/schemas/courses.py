@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 
 from pydantic import BaseModel
 
 from profai.db.models import Course, Lesson
+from profai.domain import page_label, paragraph_blocks
 
 
 class BlockOut(BaseModel):
@@ -38,17 +40,13 @@ class LessonOut(BaseModel):
 
     @classmethod
     def of(cls, lesson: Lesson, labels: list[str | None]) -> LessonOut:
-        blocks = lesson.blocks or [{"kind": "paragraph", "text": part} for part in lesson.content.split("\n\n")
-                                   if part.strip()]
+        blocks = lesson.blocks or [asdict(b) for b in paragraph_blocks(lesson.content)]
         return cls(id=lesson.id, title=lesson.title, content=lesson.content, summary=lesson.summary,
                    key_terms=list(lesson.key_terms), source_file=lesson.source_file,
                    page_start=lesson.page_start, page_end=lesson.page_end, page_marks=lesson.page_marks,
                    blocks=[BlockOut(**b) for b in blocks],
-                   page_start_label=_label(labels, lesson.page_start), page_end_label=_label(labels, lesson.page_end))
-
-
-def _label(labels: list[str | None], page: int) -> str | None:
-    return labels[page - 1] if 0 < page <= len(labels) else None
+                   page_start_label=page_label(labels, lesson.page_start),
+                   page_end_label=page_label(labels, lesson.page_end))
 
 
 class ModuleOut(BaseModel):
@@ -86,7 +84,7 @@ class CourseOut(BaseModel):
 
     @classmethod
     def of(cls, course: Course, join_code: str | None = None) -> CourseOut:
-        labels = {f["filename"]: f.get("page_labels") or [] for f in course.source_files}
+        labels = course.page_labels()
         return cls(
             id=course.id, course_id=course.id, title=course.title, course_title=course.title,
             generator=course.generator, job_id=course.job_id, created_at=course.created_at,

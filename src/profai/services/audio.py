@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from profai.db import courses_repo
 from profai.db.engine import session_scope
-from profai.domain import Principal
+from profai.domain import LIST_BULLETS, Principal
 from profai.errors import InvalidInput, NotFound
 from profai.providers.generator.base import MARKER_RE
 from profai.services import access
@@ -48,7 +48,7 @@ def lesson_audio(ctx: AudioDeps, who: Principal, course_id: int, lesson_id: int,
     return ctx.speech.get_or_create(text, language or s.speech_language, voice or s.speech_voice)
 
 
-_BULLET_RE = re.compile(r"^[•◦▪‣∙●○■□➢►✓·*–-]\s+")
+_BULLET_RE = re.compile(rf"^[{re.escape(LIST_BULLETS)}]\s+")
 
 
 def lesson_script(title: str, content: str, blocks: list[Any]) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from profai.db import chat_repo, jobs_repo
 from profai.db.engine import session_scope
 from profai.db.models import ChatMessage, Course
-from profai.domain import MAX_ID, ChatAnswer, Passage, Principal, Turn
+from profai.domain import MAX_ID, ChatAnswer, Passage, Principal, Turn, page_label
 from profai.errors import Conflict, InvalidInput, NotFound
 from profai.providers.generator.answer import expand_query
 from profai.providers.generator.base import final_answer
@@ -61,7 +61,7 @@ def prepare(ctx: ChatDeps, who: Principal, course_id: Any, question: str | None,
         if course.indexed_at is None:
             raise still_indexing(session, course)
         collection = course.collection
-        labels = {f["filename"]: f.get("page_labels") or [] for f in course.source_files}
+        labels = course.page_labels()
         if session_id:
             chat = chat_repo.get_session(session, session_id)
             if chat is None or chat.course_id != course_id or chat.user_id != who.user_id:
@@ -119,12 +119,7 @@ def sources(answer: ChatAnswer, prepared: Prepared) -> list[dict[str, Any]]:
     """Each cited passage: file, pages (the PDF's index, and the number printed on the first where
     the PDF shows one), the quoted sentences and the retrieval score."""
     score = {p.id: p.score for p in prepared.passages}
-
-    def printed(file: str, page: int) -> str | None:
-        labels = prepared.page_labels.get(file) or []
-        return labels[page - 1] if 0 < page <= len(labels) else None
-
     return [{"number": c.number, "file": c.source_file, "page": c.page_start, "page_end": c.page_end,
-             "page_label": printed(c.source_file, c.page_start),
+             "page_label": page_label(prepared.page_labels.get(c.source_file, []), c.page_start),
              "quote": " ".join(c.quotes), "score": round(score.get(c.passage_id, 0.0), 4),
              "passage_id": c.passage_id} for c in answer.citations]

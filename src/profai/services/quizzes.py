@@ -46,7 +46,7 @@ def create_quiz(
         modules = [m for m in course.modules if module_id is None or m.id == module_id]
         if not modules:
             raise NotFound(f"Module {module_id} not found in course {course_id}", code="module_not_found")
-        labels = {f["filename"]: f.get("page_labels") or [] for f in course.source_files}
+        labels = course.page_labels()
         # Questions come from prose only: never a line of code or a heading.
         lessons = [QuizLesson(lesson_id=str(lesson.id), title=lesson.title,
                               content=prose_only(lesson.content, [Block(**b) for b in lesson.blocks]),

@@ -8,10 +8,9 @@ placeholders, character for character, so no model can change, reflow or invent 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from profai.domain import Block, LessonDraft
+from profai.domain import Block, LessonDraft, paragraph_blocks
 
 PLACEHOLDER = "[[CODE {}]]"
 _PLACEHOLDER_RE = re.compile(r"\[\[CODE (\d+)\]\]")
@@ -36,7 +35,7 @@ class CodedSource:
 
 def coded_source(lesson: LessonDraft) -> CodedSource:
     """The text the model rewrites: blocks a blank line apart, headings as markdown, code as placeholders."""
-    blocks = lesson.blocks or [Block("paragraph", part) for part in lesson.content.split("\n\n") if part.strip()]
+    blocks = lesson.blocks or paragraph_blocks(lesson.content)
     parts: list[str] = []
     codes: list[Block] = []
     marked: dict[str, Block] = {}
@@ -94,7 +93,3 @@ def _prose_block(part: str, marked: dict[str, Block]) -> Block | None:
 def _fold(text: str) -> str:
     return " ".join(text.split()).casefold()
 
-
-def joined(blocks: Sequence[Block]) -> str:
-    """A lesson's content: its blocks' texts, a blank line apart."""
-    return "\n\n".join(b.text for b in blocks)

@@ -11,13 +11,13 @@ from dataclasses import replace
 
 from pydantic import BaseModel, Field
 
-from profai.domain import ChatAnswer, Citation, LessonDraft, Passage
+from profai.domain import ChatAnswer, Citation, LessonDraft, Passage, blocks_text
 from profai.providers.generator.base import MARKER_RE
 from profai.providers.generator.extractive import MAX_KEY_TERMS
-from profai.providers.generator.llm_blocks import coded_source, joined, placeholders_kept, written_blocks
+from profai.providers.generator.llm_blocks import coded_source, placeholders_kept, written_blocks
 from profai.providers.generator.llm_prompts import clip
 from profai.providers.generator.quiz import OPTIONS, QuestionDraft, QuizLesson
-from profai.providers.generator.sections import PROSE_KINDS, prose_only
+from profai.providers.generator.sections import KEY_TERM_KINDS, prose_only
 from profai.retrieval.bm25 import tokenize
 from profai.text import split_sentences
 
@@ -80,11 +80,11 @@ def checked_lesson(lesson: LessonDraft, out: LessonText, source: str) -> LessonD
         blocks, content, page_marks = lesson.blocks, lesson.content, lesson.page_marks
     else:
         # The page marks are offsets into the source text: the model's words have none.
-        content, page_marks = joined(blocks), []
+        content, page_marks = blocks_text(blocks), []
     summary = out.summary.strip()
     if not summary or overlap(summary, source) < MIN_OVERLAP:
         summary = lesson.summary
-    words = prose_only(lesson.content, lesson.blocks, keep=(*PROSE_KINDS, "heading", "caption"))
+    words = prose_only(lesson.content, lesson.blocks, keep=KEY_TERM_KINDS)
     key_terms = grounded_terms(out.key_terms, words) or lesson.key_terms
     return replace(lesson, content=content, blocks=list(blocks), summary=summary, key_terms=key_terms,
                    page_marks=page_marks)

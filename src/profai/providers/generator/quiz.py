@@ -23,6 +23,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
+from profai.domain import page_label
 from profai.providers.generator.base import EmbedFn
 from profai.providers.generator.quiz_neighbours import SHORTLIST, Neighbours, term_vectors
 from profai.providers.generator.quiz_sentences import (
@@ -268,7 +269,7 @@ class _Writer:
     def _draft(self, kind: str, prompt: str, options: list[str], correct: int, terms: tuple[str, ...],
                sentence: Sentence, lesson: QuizLesson) -> QuestionDraft:
         page = _page_of(sentence, lesson)
-        label = lesson.page_labels[page - 1] if 0 < page <= len(lesson.page_labels) else None
+        label = page_label(lesson.page_labels, page)
         return QuestionDraft(
             prompt=prompt, options=options, correct_index=correct,
             explanation=f'The course says: "{sentence.text}" ({lesson.source_file}, '

@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from profai.domain import Block
+from profai.domain import LIST_BULLETS, Block, blocks_text
 from profai.text import split_sentences
 
 MIN_LESSON_WORDS = 80
@@ -27,6 +27,8 @@ def page_at(marks: PageMarks, offset: int, default: int) -> int:
 
 # Blocks a lesson's summary, key terms and questions are drawn from; code and headings are not prose.
 PROSE_KINDS = ("paragraph", "list")
+# Key terms may come from headings and captions too (a heading names what matters), never from code.
+KEY_TERM_KINDS = (*PROSE_KINDS, "heading", "caption")
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ class Para:
 
 
 # A list item's marker: blanked so that each item reads as a paragraph of its own.
-_ITEM_MARKER_RE = re.compile(r"^(?:[•◦▪‣∙●○■□➢►✓·*–-]|\(?\d{1,2}[.)])(?=\s)", re.MULTILINE)
+_ITEM_MARKER_RE = re.compile(rf"^(?:[{re.escape(LIST_BULLETS)}]|\(?\d{{1,2}}[.)])(?=\s)", re.MULTILINE)
 
 
 def prose_only(content: str, blocks: Sequence[Block], keep: tuple[str, ...] = PROSE_KINDS) -> str:
@@ -58,7 +60,7 @@ def prose_only(content: str, blocks: Sequence[Block], keep: tuple[str, ...] = PR
     breaks, character for character (so offsets into it still find their page): what summaries,
     key terms and questions are drawn from. Content that is not its blocks' text (written by a
     model) is returned as it is."""
-    if not blocks or "\n\n".join(b.text for b in blocks) != content:
+    if not blocks or blocks_text(blocks) != content:
         return content
     return "\n\n".join(_prose_of(b, keep) for b in blocks)
 
@@ -92,7 +94,7 @@ class Section:
     @property
     def words_text(self) -> str:
         """The text to take key terms from: all but code (a heading names what matters)."""
-        return prose_only(self.text, self.blocks, keep=(*PROSE_KINDS, "heading", "caption"))
+        return prose_only(self.text, self.blocks, keep=KEY_TERM_KINDS)
 
     @property
     def blocks(self) -> list[Block]:
