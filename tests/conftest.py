@@ -119,3 +119,19 @@ def r_intro_store(tmp_path_factory, r_intro, minilm):
     store = ChromaVectorStore.embedded(tmp_path_factory.mktemp("r-intro-chroma"))
     upsert_chunks(store, R_INTRO_COURSE, passages(r_intro), minilm)
     return store
+
+
+@pytest.fixture(scope="session")
+def book(tmp_path_factory):
+    """The textbook of tests/textbook.py, its chapter pages printed from 30 on."""
+    from textbook import make_textbook
+
+    return make_textbook(tmp_path_factory.mktemp("book") / "book.pdf", first_printed=30)
+
+
+@pytest.fixture(scope="session")
+def book_doc(book):
+    """The textbook as the reader reads it."""
+    from profai.ingest.pdf import read_pdf
+
+    return read_pdf(book.path, "book.pdf")

@@ -3,8 +3,6 @@ running headers or page numbers, no contents pages, and the numbers printed on t
 
 from __future__ import annotations
 
-import pytest
-
 from profai.domain import Page
 from profai.ingest.page_labels import detect_labels, page_labels
 from profai.ingest.pdf import read_pdf
@@ -14,55 +12,45 @@ from support import R_MANUALS
 from textbook import make_textbook
 
 
-@pytest.fixture(scope="module")
-def book(tmp_path_factory):
-    return make_textbook(tmp_path_factory.mktemp("book") / "book.pdf", first_printed=30)
+def blocks(book_doc, kind):
+    return [b for page in book_doc.pages for b in page.blocks if b.kind == kind]
 
 
-@pytest.fixture(scope="module")
-def doc(book):
-    return read_pdf(book.path, "book.pdf")
-
-
-def blocks(doc, kind):
-    return [b for page in doc.pages for b in page.blocks if b.kind == kind]
-
-
-def test_code_is_kept_verbatim_with_its_indentation(book, doc):
-    code = [b.text for b in blocks(doc, "code")]
+def test_code_is_kept_verbatim_with_its_indentation(book, book_doc):
+    code = [b.text for b in blocks(book_doc, "code")]
     assert code == book.code  # every listing, every space: indentation and aligned columns
     assert any("\n        total += value" in c for c in code)
-    prose = "\n".join(b.text for b in blocks(doc, "paragraph"))
+    prose = "\n".join(b.text for b in blocks(book_doc, "paragraph"))
     assert "total += value" not in prose and "def mean" not in prose
 
 
-def test_headings_keep_their_levels(doc):
-    headings = {b.text: b.level for b in blocks(doc, "heading")}
+def test_headings_keep_their_levels(book_doc):
+    headings = {b.text: b.level for b in blocks(book_doc, "heading")}
     assert headings["1 Getting started"] < headings["1.1 Values and names"]
     assert headings["2.1 Making data frames"] == headings["1.2 Functions"]
     assert headings["Programming with Data"] == 1  # the title page's type is the largest
-    assert not any(b.text.startswith(("1.1 ", "2.1 ")) for b in blocks(doc, "paragraph"))
+    assert not any(b.text.startswith(("1.1 ", "2.1 ")) for b in blocks(book_doc, "paragraph"))
 
 
-def test_lists_and_captions_are_blocks_of_their_own(doc):
-    (bullets,) = blocks(doc, "list")
+def test_lists_and_captions_are_blocks_of_their_own(book_doc):
+    (bullets,) = blocks(book_doc, "list")
     assert bullets.text.split("\n") == ["• a function has a name and a list of parameters,",
                                         "• its body is the indented block below the first line,",
                                         "• a return statement hands the result back to the caller."]
-    assert [b.text for b in blocks(doc, "caption")] == ["Figure 2.1: A data frame with two columns and two rows."]
+    assert [b.text for b in blocks(book_doc, "caption")] == ["Figure 2.1: A data frame with two columns and two rows."]
 
 
-def test_running_headers_page_numbers_and_contents_pages_are_left_out(book, doc):
-    text = "\n".join(page.text for page in doc.pages)
+def test_running_headers_page_numbers_and_contents_pages_are_left_out(book, book_doc):
+    text = "\n".join(page.text for page in book_doc.pages)
     assert book.headers and not any(header in text for header in book.headers)
     assert not any(line.strip() in {"30", "31", "32", "33", "i", "ii", "iii"} for line in text.split("\n"))
-    contents = doc.pages[1]
+    contents = book_doc.pages[1]
     assert contents.blocks == () and contents.text == ""  # dot leaders and page numbers: navigation
     assert "for example the deep sites" in text  # "exam-" at a line end joined to "ple"
 
 
-def test_printed_page_numbers_are_read_off_the_pages(book, doc):
-    assert {page.number: page.label for page in doc.pages} == book.printed
+def test_printed_page_numbers_are_read_off_the_pages(book, book_doc):
+    assert {page.number: page.label for page in book_doc.pages} == book.printed
 
 
 def test_the_pdfs_own_page_labels_win(tmp_path):

@@ -14,17 +14,11 @@ from profai.providers.generator.quiz import QuizLesson, make_questions
 from profai.providers.generator.sections import prose_only
 from profai.services.audio import lesson_script
 from support import R_MANUALS
-from textbook import make_textbook
 
 
 @pytest.fixture(scope="module")
-def book(tmp_path_factory):
-    return make_textbook(tmp_path_factory.mktemp("book") / "book.pdf", first_printed=30)
-
-
-@pytest.fixture(scope="module")
-def course(book):
-    return ExtractiveGenerator().build_course("Programming", [read_pdf(book.path, "book.pdf")])
+def course(book_doc):
+    return ExtractiveGenerator().build_course("Programming", [book_doc])
 
 
 def lessons(course):
@@ -81,9 +75,9 @@ def test_a_modules_opening_text_is_its_overview():
     assert reading.lessons[0].title == "Overview"
 
 
-def test_several_pdfs_keep_their_own_modules_in_upload_order(book, tmp_path):
+def test_several_pdfs_keep_their_own_modules_in_upload_order(book_doc, tmp_path):
     bio = read_pdf(make_pdf(tmp_path / "bio.pdf"), "bio.pdf")
-    course = ExtractiveGenerator().build_course("Both", [read_pdf(book.path, "book.pdf"), bio])
+    course = ExtractiveGenerator().build_course("Both", [book_doc, bio])
     files = [module.lessons[0].source_file for module in course.modules]
     assert files == sorted(files, key=["book.pdf", "bio.pdf"].index)  # grouped, in the order given
     assert {lesson.source_file for m in course.modules for lesson in m.lessons} == {"book.pdf", "bio.pdf"}

@@ -13,7 +13,6 @@ import pytest
 
 from fakes.openai_server import FakeOpenAI
 from profai.domain import Block, LessonDraft
-from profai.ingest.pdf import read_pdf
 from profai.providers.generator import ExtractiveGenerator
 from profai.providers.generator.llm import LLMGenerator
 from profai.providers.generator.llm_blocks import coded_source, placeholders_kept
@@ -23,24 +22,13 @@ from profai.providers.generator.sections import prose_only
 from profai.providers.http_retry import RetryPolicy
 from profai.providers.openai_chat import ChatClient
 from profai.providers.ratelimit import LocalRateLimiter
-from textbook import make_textbook
 
 FAST = RetryPolicy(max_attempts=3, backoff_base=0.05, timeout=5.0)
 
 
 @pytest.fixture(scope="module")
-def book(tmp_path_factory):
-    return make_textbook(tmp_path_factory.mktemp("book") / "book.pdf", first_printed=30)
-
-
-@pytest.fixture(scope="module")
-def doc(book):
-    return read_pdf(book.path, "book.pdf")
-
-
-@pytest.fixture(scope="module")
-def extractive(doc):
-    return ExtractiveGenerator().build_course("Programming", [doc])
+def extractive(book_doc):
+    return ExtractiveGenerator().build_course("Programming", [book_doc])
 
 
 @pytest.fixture
@@ -81,9 +69,9 @@ def writer(edit: Callable[[str], str] = lambda text: text) -> Callable[[dict], s
     return reply
 
 
-def test_code_blocks_come_back_byte_identical_around_the_models_prose(api, book, doc, extractive):
+def test_code_blocks_come_back_byte_identical_around_the_models_prose(api, book, book_doc, extractive):
     api.reply = writer()
-    course = generator(api).build_course("Programming", [doc])
+    course = generator(api).build_course("Programming", [book_doc])
     assert [b.text for le in lessons(course) for b in le.blocks if b.kind == "code"] == book.code
     for before, after in zip(lessons(extractive), lessons(course), strict=True):
         assert after.content == "\n\n".join(b.text for b in after.blocks)
@@ -117,9 +105,9 @@ def _swap(text: str) -> str:
     lambda text: text.replace("[[CODE 1]]", "CODE 1"),
     lambda text: text + "\n\n[[CODE 7]]",
 ], ids=["dropped", "duplicated", "reordered", "no space", "lower case", "one bracket", "no brackets", "invented"])
-def test_a_lost_repeated_or_altered_placeholder_keeps_the_extractive_lesson(api, book, doc, extractive, edit):
+def test_a_lost_repeated_or_altered_placeholder_keeps_the_extractive_lesson(api, book, book_doc, extractive, edit):
     api.reply = writer(edit)
-    course = generator(api).build_course("Programming", [doc])
+    course = generator(api).build_course("Programming", [book_doc])
     kept = 0
     for before, after in zip(lessons(extractive), lessons(course), strict=True):
         written = rewrite(coded_source(before).text)
@@ -132,10 +120,10 @@ def test_a_lost_repeated_or_altered_placeholder_keeps_the_extractive_lesson(api,
     assert kept >= 2 and [b.text for le in lessons(course) for b in le.blocks if b.kind == "code"] == book.code
 
 
-def test_code_the_model_writes_into_its_prose_cannot_change_a_code_block(api, book, doc, extractive):
+def test_code_the_model_writes_into_its_prose_cannot_change_a_code_block(api, book, book_doc, extractive):
     # Its own version of a listing, as prose after the placeholder: the listing stays the book's.
     api.reply = writer(lambda text: text.replace("[[CODE 1]]", "[[CODE 1]]\n\ntotal = count * price * 2", 1))
-    course = generator(api).build_course("Programming", [doc])
+    course = generator(api).build_course("Programming", [book_doc])
     written = lessons(course)[1]
     assert [b.text for b in written.blocks if b.kind == "code"] == book.code[:2]
     assert "total = count * price * 2" in [b.text for b in written.blocks if b.kind == "paragraph"]
@@ -143,16 +131,16 @@ def test_code_the_model_writes_into_its_prose_cannot_change_a_code_block(api, bo
 
     # A fenced listing of its own is code it invented: the lesson keeps the source.
     api.reply = writer(lambda text: text.replace("[[CODE 1]]", "[[CODE 1]]\n\n```\ncount = 4\n```", 1))
-    course = generator(api).build_course("Programming", [doc])
+    course = generator(api).build_course("Programming", [book_doc])
     assert [b.text for le in lessons(course) for b in le.blocks if b.kind == "code"] == book.code
     assert all((after.blocks, after.content) == (before.blocks, before.content)
                for before, after in zip(lessons(extractive), lessons(course))
                if any(b.kind == "code" for b in before.blocks))
 
 
-def test_questions_on_a_written_lesson_are_drafted_from_its_prose(api, book, doc):
+def test_questions_on_a_written_lesson_are_drafted_from_its_prose(api, book, book_doc):
     api.reply = writer()
-    course = generator(api).build_course("Programming", [doc])
+    course = generator(api).build_course("Programming", [book_doc])
     # As the quiz service builds them: the content with code, headings and captions blanked out.
     quiz = [QuizLesson(str(i), le.title, prose_only(le.content, le.blocks), le.key_terms, le.source_file,
                        le.page_start, le.page_end, le.page_marks) for i, le in enumerate(lessons(course))]
