@@ -17,11 +17,9 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import shutil
 import socket
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -31,7 +29,7 @@ from honcho.manager import Manager
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).with_name("nginx")))
-from nginx_conf import NginxConfig, render  # noqa: E402
+from nginx_conf import NginxConfig, nginx_binary, render  # noqa: E402
 
 from profai.settings import Settings  # noqa: E402
 
@@ -92,7 +90,7 @@ def check_free(host: str, port: int) -> None:
 
 def processes(args: argparse.Namespace, api_ports: list[int], conf: Path) -> dict[str, list[str]]:
     """Each process's name and command line."""
-    nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+    nginx = nginx_binary()
     if not nginx:
         fail("nginx is not installed: `make system-deps` installs Debian's package")
     profai = [sys.executable, "-m", "profai.cli"]
@@ -114,7 +112,7 @@ def announce(url: str, database_url: str, stopped: threading.Event) -> None:
                 break
         except httpx.HTTPError:
             pass
-        time.sleep(0.5)
+        stopped.wait(0.5)
     else:
         return
     print(f"\n  ProfAI is up: {url}/   (Ctrl-C stops everything)\n"
@@ -136,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
            "JOB_RUNNER": "celery", "REDIS_URL": args.redis, "CHROMA_URL": f"http://127.0.0.1:{args.chroma_port}",
            "ENVIRONMENT": os.environ.get("ENVIRONMENT", "production"), "API_PROCESSES": "1",
            "ANONYMIZED_TELEMETRY": "False", "PYTHONUNBUFFERED": "1"}
-    settings = Settings(**{k: v for k, v in env.items() if k in ("MAX_UPLOAD_MB", "MAX_FILES", "MAX_DATASET_MB")})
+    settings = Settings(_env_file=ROOT / ".env")  # the upload limits the api processes (run in ROOT) read
     nginx_dir = args.data_dir / "nginx"
     conf = nginx_dir / "nginx.conf"
     conf.write_text(render(NginxConfig.local(f"{args.host}:{args.port}", [f"127.0.0.1:{p}" for p in api_ports],

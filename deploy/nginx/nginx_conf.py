@@ -1,8 +1,8 @@
 """Render nginx.conf.template into a config for nginx in front of ProfAI.
 
-The body limits come from ProfAI's own settings (MAX_UPLOAD_MB, MAX_FILES, MAX_DATASET_MB and the
-multipart allowance of services/uploads.py), so nginx lets through exactly what the api would
-take and refuses what it never would. Run it with the repository's virtual environment:
+The body limits are the api's own (services/uploads.py's rules for MAX_UPLOAD_MB, MAX_FILES and
+MAX_DATASET_MB), so nginx lets through exactly what the api would take and refuses what it never
+would. Run it with the repository's virtual environment:
 
   .venv/bin/python deploy/nginx/nginx_conf.py --compose -o deploy/nginx/nginx.conf      # Compose's copy
   .venv/bin/python deploy/nginx/nginx_conf.py --listen 127.0.0.1:8080 \\
@@ -20,22 +20,27 @@ import argparse
 import os
 import pwd
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from profai.services.uploads import BODY_SLACK
+from profai.services.uploads import csv_uploads, pdf_uploads
 from profai.settings import Settings
 
 TEMPLATE = Path(__file__).with_name("nginx.conf.template")
-COMPOSE_CONF = Path(__file__).with_name("nginx.conf")
 MIB = 1024 * 1024
 
 
-def body_limits(max_upload_mb: float, max_files: int, max_dataset_mb: float) -> tuple[int, int]:
-    """The largest request bodies the api takes, in bytes: a course's PDFs, a CSV dataset
-    (services/uploads.py: the files plus BODY_SLACK for the multipart framing)."""
-    return int(max_upload_mb * MIB) * max_files + BODY_SLACK, int(max_dataset_mb * MIB) + BODY_SLACK
+def body_limits(s: Settings) -> tuple[int, int]:
+    """The largest request bodies an api with these settings takes, in bytes: a course's PDFs,
+    a CSV dataset."""
+    return pdf_uploads(s).max_body, csv_uploads(s, "datasets").max_body
+
+
+def nginx_binary() -> str | None:
+    """Debian's nginx (`make system-deps` installs it); /usr/sbin may be off a user's PATH."""
+    return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
 
 
 @dataclass
@@ -51,20 +56,15 @@ class NginxConfig:
     temp_dir: str
     resolver: str | None = None  # needed when api_servers are names that change (Compose)
     what: str = ""
-    max_upload_mb: float = field(default_factory=lambda: Settings.model_fields["max_upload_mb"].default)
-    max_files: int = field(default_factory=lambda: Settings.model_fields["max_files"].default)
-    max_dataset_mb: float = field(default_factory=lambda: Settings.model_fields["max_dataset_mb"].default)
+    # The api's settings, for its upload limits; by default the settings' defaults (not read from
+    # the environment), as Compose's api runs with.
+    limits: Settings = field(default_factory=Settings.model_construct)
     rate_per_second: int = 100  # per client address, all routes but health and uploads
     burst: int = 400
     uploads_per_minute: int = 30  # PDF and CSV uploads per client address
     upload_burst: int = 20
     header_timeout: str = "30s"  # as the api's CLIENT_HEADER_TIMEOUT
     body_timeout: str = "120s"  # longer than the api's CLIENT_BODY_TIMEOUT, which answers first
-
-    @classmethod
-    def from_settings(cls, s: Settings, **values) -> NginxConfig:
-        """The config for api processes that run with these settings."""
-        return cls(max_upload_mb=s.max_upload_mb, max_files=s.max_files, max_dataset_mb=s.max_dataset_mb, **values)
 
     @classmethod
     def local(cls, listen: str, api_servers: list[str], prefix: Path, s: Settings | None = None, **values) -> NginxConfig:
@@ -76,8 +76,8 @@ class NginxConfig:
         user = pwd.getpwuid(os.geteuid()).pw_name if os.geteuid() == 0 else None
         paths: dict[str, Any] = {"user": user, "pid": str(prefix / "nginx.pid"), "error_log": str(prefix / "error.log"),
                  "access_log": str(prefix / "access.log"), "temp_dir": str(prefix / "tmp")}
-        return cls.from_settings(s or Settings(), listen=listen, api_servers=api_servers,
-                                 **{"what": "Run by hand or by `make stack`.", **paths, **values})
+        return cls(listen=listen, api_servers=api_servers, limits=s or Settings(),
+                   **{"what": "Run by hand or by `make stack`.", **paths, **values})
 
     @classmethod
     def compose(cls) -> NginxConfig:
@@ -91,11 +91,11 @@ class NginxConfig:
 
     @property
     def pdf_body_bytes(self) -> int:
-        return body_limits(self.max_upload_mb, self.max_files, self.max_dataset_mb)[0]
+        return body_limits(self.limits)[0]
 
     @property
     def csv_body_bytes(self) -> int:
-        return body_limits(self.max_upload_mb, self.max_files, self.max_dataset_mb)[1]
+        return body_limits(self.limits)[1]
 
 
 def _size(n: int) -> str:
@@ -106,7 +106,8 @@ def render(c: NginxConfig) -> str:
     """The config text; fails on a placeholder left without a value."""
     values = {
         "WHAT": c.what,
-        "SUMMARY": (f"MAX_UPLOAD_MB={c.max_upload_mb:g} MAX_FILES={c.max_files} MAX_DATASET_MB={c.max_dataset_mb:g}, "
+        "SUMMARY": (f"MAX_UPLOAD_MB={c.limits.max_upload_mb:g} MAX_FILES={c.limits.max_files} "
+                    f"MAX_DATASET_MB={c.limits.max_dataset_mb:g}, "
                     f"{c.rate_per_second} r/s (burst {c.burst}), {c.uploads_per_minute} uploads/min (burst "
                     f"{c.upload_burst})"),
         "USER": f"user {c.user};" if c.user else "# user: nginx keeps the user that started it",

@@ -21,6 +21,7 @@ from deploy_support import DEPLOY, ROOT, body_limits
 from dockerfile_parse import DockerfileParser
 
 from profai.api.routes.health import router as health_router
+from profai.settings import Settings
 
 KUBERNETES_VERSION = "1.37.0"  # the newest kubernetes-validate 1.37.0 has schemas for (1.25 to 1.37)
 # The Compose specification's schema as check-jsonschema 0.39.0 ships it (its file
@@ -150,8 +151,8 @@ def test_the_replicated_deployments_have_a_disruption_budget(name):
 
 def test_the_ingress_body_limits_are_the_apis_own():
     config = _one("ConfigMap", "profai-config")["data"]
-    pdf_limit, csv_limit = body_limits(float(config["MAX_UPLOAD_MB"]), int(config["MAX_FILES"]),
-                                       float(config["MAX_DATASET_MB"]))
+    pdf_limit, csv_limit = body_limits(Settings(_env_file=None, **{name: config[name] for name in
+                                                                  ("MAX_UPLOAD_MB", "MAX_FILES", "MAX_DATASET_MB")}))
     size = {}  # ingress path -> proxy-body-size in bytes
     for _, ingress in (item for item in DOCS if item[1]["kind"] == "Ingress"):
         value = ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]

@@ -15,11 +15,11 @@ import uuid
 
 import httpx
 import pytest
-from deploy_support import DEPLOY, alive, command_line, descendants
+from deploy_support import DEPLOY
 from sqlalchemy import create_engine, text
 
 from factories import make_pdf
-from procs import free_port, kill_group, poll_job
+from procs import alive, command_line, descendants, free_port, kill_group, poll_job
 from support import ADMIN_HEADERS, TEST_ADMIN_KEY, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]

@@ -40,10 +40,15 @@ class UploadRules:
     unnamed: str | None = None  # the name of a file sent without one, else file-<n><suffix>
     read_seconds: float = 30.0  # the longest pause between two pieces of a request body (api/multipart.py)
 
+    @property
+    def max_body(self) -> int:
+        """The largest request body an upload these rules accept can have (a proxy's limit too)."""
+        return self.max_bytes * self.max_files + BODY_SLACK
+
     def check_body(self, length: int) -> None:
         """Refuse at once a request body too large to be an upload these rules accept, before
         reading any of it."""
-        if length > self.max_bytes * self.max_files + BODY_SLACK:
+        if length > self.max_body:
             files = f"{self.max_files} file{'s' if self.max_files != 1 else ''}"
             raise PayloadTooLarge(f"The upload is larger than {files} of {self.max_bytes / 1024 / 1024:g} MB",
                                   code="file_too_large")
