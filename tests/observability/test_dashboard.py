@@ -14,6 +14,7 @@ pytestmark = pytest.mark.slow
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "profai-dashboard.json"
 _SELECTOR = re.compile(r"\b(profai_[a-zA-Z0-9_]+)\s*(\{[^}]*\})?")
 _BY = re.compile(r"\bby\s*\(([^)]*)\)")
+_FROM_DATABASE = re.compile(r"\bprofai_(jobs|job_queue_depth)\b")  # gauges read from the job table
 
 
 def _panels(dashboard: dict) -> list[dict]:
@@ -44,6 +45,9 @@ def test_the_dashboard_is_a_grafana_dashboard():
         assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
         assert panel["targets"] and len({t["refId"] for t in panel["targets"]}) == len(panel["targets"])
         assert all(t["expr"].count("(") == t["expr"].count(")") for t in panel["targets"]), panel["title"]
+        for target in panel["targets"]:  # every host answers the same job table: one count, not a sum
+            if _FROM_DATABASE.search(target["expr"]):
+                assert target["expr"].startswith("max"), f"{panel['title']}: {target['expr']}"
 
 
 def test_every_metric_the_dashboard_queries_is_in_a_real_scrape(workload):

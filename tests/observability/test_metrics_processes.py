@@ -141,3 +141,16 @@ def test_a_dead_processes_live_gauges_are_dropped_at_the_scrape(tmp_path):
     metrics.mark_dead(tmp_path)
     assert not (tmp_path / f"gauge_livesum_{dead}.db").exists()
     assert (tmp_path / f"gauge_livesum_{alive}.db").exists() and counter.exists()
+
+
+def test_a_restarted_server_drops_the_live_gauges_its_own_pid_left(tmp_path):
+    """In a container started again the server gets the pid it had: the open sockets counted
+    under that pid in the earlier run must not count as its own; its counters stay."""
+    me = os.getpid()
+    gauge = MmapedDict(str(tmp_path / f"gauge_livesum_{me}.db"))
+    gauge.write_value(mmap_key("profai_websocket_sessions_open", "profai_websocket_sessions_open", ["route"],
+                               ["/ws/chat"], "open"), 3.0, 0.0)
+    gauge.close()
+    counter = _leftover(tmp_path, me)
+    metrics.wipe_stale(tmp_path)
+    assert not (tmp_path / f"gauge_livesum_{me}.db").exists() and counter.exists()

@@ -10,9 +10,7 @@ refusals by the guard or the rate limit are counted and carry an id too).
 from __future__ import annotations
 
 import time
-from typing import Any
 
-from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from profai.observability import logs, metrics
@@ -24,11 +22,7 @@ UNROUTED = "unrouted"  # no route matched, or the request was refused before rou
 
 def route_template(scope: Scope) -> str:
     """The template of the route that served the request ("/api/jobs/{job_id}")."""
-    route: Any = scope.get("route")
-    if route is None:
-        return UNROUTED
-    path = getattr(route, "path_format", None) or getattr(route, "path", None) or UNROUTED
-    return f"{path}/{{path}}" if isinstance(route, Mount) else str(path)
+    return str(getattr(scope.get("route"), "path_format", UNROUTED))
 
 
 def _request_id(scope: Scope) -> str:

@@ -26,7 +26,8 @@ from prometheus_client import values as _values
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from profai.observability.process import MULTIPROC_ENV
+
 # The classic text format (names escaped to underscores), which every Prometheus version reads.
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
@@ -176,3 +177,7 @@ def wipe_stale(path: Path) -> None:
         if not pid_alive(pid):
             with contextlib.suppress(FileNotFoundError):
                 file.unlink()
+    # A container started again reuses its pids: live gauges this process's pid left in an earlier
+    # run would count as its own (open sockets that never close). It has opened none yet; its
+    # counter file, already open, stays (a counter going on from there reads as no reset).
+    multiprocess.mark_process_dead(os.getpid(), str(path))

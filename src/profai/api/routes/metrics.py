@@ -15,14 +15,12 @@ from profai.api.deps import CtxDep, credentials, identify
 from profai.errors import Forbidden
 from profai.observability import metrics as observed
 from profai.services import monitoring
-from profai.wiring import Container
 
 router = APIRouter(tags=["metrics"], include_in_schema=False)
 
 
-async def metrics_reader(request: Request) -> None:
+async def metrics_reader(request: Request, ctx: CtxDep) -> None:
     """Pass the scraper's token or an admin; else 401 (no or bad credentials) or 403."""
-    ctx: Container = request.app.state.ctx
     token = ctx.settings.metrics_token
     key, _ = credentials(request)
     if token and key and hmac.compare_digest(key.encode(), token.encode()):
