@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,12 +12,23 @@ from typing import TypeVar
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
 
+from profai.db import jobs_repo
+from profai.db.engine import session_scope
+from profai.db.models import Job
 from profai.settings import Settings
 
 R_MANUALS = Path("/usr/share/R/doc/manual")
+TESTS_DIR = Path(__file__).resolve().parent
 FINISHED = ("completed", "partially_completed", "failed", "cancelled")  # a job's final states
 T = TypeVar("T")
+
+
+def plugins_env(*modules: str) -> dict[str, str]:
+    """Environment that has a server or worker process load these tests/ modules as PROFAI_PLUGINS."""
+    return {"PROFAI_PLUGINS": ",".join(modules),
+            "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")])}
 
 
 def wait_until(predicate: Callable[[], T], *, timeout: float = 60, interval: float = 0.05,
@@ -131,3 +143,9 @@ def upload_course(client: TestClient, pdf: Path, title: str) -> int:
         job_id = client.post("/api/upload-pdfs", data={"course_title": title},
                              files={"files": (pdf.name, f, "application/pdf")}).json()["job_id"]
     return wait_job(client, job_id)["result"]["course_id"]
+
+
+def job_row(sessions: sessionmaker[Session], job_id: str) -> Job | None:
+    """The job's row as it is now (detached), or None."""
+    with session_scope(sessions) as session:
+        return jobs_repo.get(session, job_id)

@@ -113,10 +113,10 @@ def test_cancel(sessions):
         assert jobs_repo.count_by_status(s) == {"cancelled": 1}
 
 
-def test_pending_in_arrival_order(sessions):
+def test_claims_in_arrival_order(sessions):
     ids = [_new(sessions) for _ in range(3)]
     with session_scope(sessions) as s:
-        assert jobs_repo.next_pending(s) == ids
+        assert [jobs_repo.claim_next(s, "a", 30) for _ in range(4)] == [*ids, None]
 
 
 def test_status_reads_see_commits_at_once_and_survive_a_dropped_connection(sessions, db_url):

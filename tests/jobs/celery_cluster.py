@@ -3,16 +3,21 @@ processes and `profai serve` API processes, all sharing one data folder for uplo
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import uuid
 from pathlib import Path
 
-from procs import PROFAI, kill_group, poll_job, start_process, start_server
-from support import admin_http, wait_until
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
-TESTS_DIR = Path(__file__).resolve().parents[1]
+from procs import PROFAI, kill_group, poll_job, start_process, start_server
+from profai.db import jobs_repo
+from profai.db.engine import make_engine, make_session_factory, session_scope
+from profai.db.migrate import upgrade
+from profai.jobs.celery_runner import TASK, make_celery
+from profai.settings import Settings
+from support import admin_http, job_row, plugins_env, wait_until
 
 
 class Cluster:
@@ -22,12 +27,12 @@ class Cluster:
         self.env = {
             "DATABASE_URL": pg_url, "JOB_RUNNER": "celery", "CHROMA_URL": chroma_url,
             "REDIS_URL": "redis://127.0.0.1:6379/0", "CELERY_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
-            "PROFAI_DATA_DIR": str(root / "data"), "PROFAI_PLUGINS": "fault_plugins",
-            "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
+            "PROFAI_DATA_DIR": str(root / "data"), **plugins_env("fault_plugins"),
             "JOB_LEASE_SECONDS": "10", "JOB_HEARTBEAT_SECONDS": "1", "REAPER_INTERVAL_SECONDS": "1",
             **overrides,
         }
         self.procs: list[subprocess.Popen] = []
+        self._engine: Engine | None = None
 
     def worker(self, concurrency: int = 1, **env: str) -> subprocess.Popen:
         n = len(self.procs)
@@ -52,9 +57,38 @@ class Cluster:
         self.procs.append(proc)
         return url
 
+    def settings(self) -> Settings:
+        """The settings its processes run with."""
+        return Settings(_env_file=None, **{k: v for k, v in self.env.items() if k != "PYTHONPATH"})
+
+    def sessions(self) -> sessionmaker[Session]:
+        """Sessions on its database, migrated (before or after a process has done it)."""
+        if self._engine is None:
+            self._engine = make_engine(self.env["DATABASE_URL"])
+            upgrade(self._engine)
+        return make_session_factory(self._engine)
+
+    def publish(self, job_ids: list[str]) -> list[str]:
+        """Send each job's message the way the API does; the Celery task ids."""
+        settings = self.settings()
+        app = make_celery(settings)
+        try:
+            return [app.send_task(TASK, args=[job_id], queue=settings.celery_queue).id for job_id in job_ids]
+        finally:
+            app.close()
+
+    def enqueue(self, kind: str, payload: dict, **kw) -> str:
+        """Create a job (of a test kind, say) directly and queue it the way the API does."""
+        with session_scope(self.sessions()) as session:
+            job_id = jobs_repo.create(session, kind, payload, **kw).id
+        self.publish([job_id])
+        return job_id
+
     def close(self) -> None:
         for proc in self.procs:
             kill_group(proc, signal.SIGKILL)
+        if self._engine is not None:
+            self._engine.dispose()
 
 
 def upload(base: str, pdf: Path, title: str) -> str:
@@ -71,11 +105,7 @@ def wait_status(base: str, job_id: str, predicate, timeout: float = 60) -> dict:
 
 def owner_pid(sessions, job_id: str) -> int | None:
     """The pid holding the job's lease (owner is host:pid:tag)."""
-    from profai.db import jobs_repo
-    from profai.db.engine import session_scope
-
-    with session_scope(sessions) as session:
-        job = jobs_repo.get(session, job_id)
+    job = job_row(sessions, job_id)
     if job is None or not job.lease_owner:
         return None
     return int(job.lease_owner.split(":")[1])

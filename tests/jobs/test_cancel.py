@@ -13,11 +13,11 @@ from factories import make_csv
 from profai.api import create_app
 from profai.db import jobs_repo
 from profai.db.engine import session_scope
-from profai.db.models import Course, Job
+from profai.db.models import Course
 from profai.pipelines.csv_to_vectors import DATASET_ID, dataset_collection
 from profai.pipelines.pdf_to_course import course_collection
 from profai.wiring import Container, build_container
-from support import ADMIN_HEADERS, R_MANUALS, make_settings, wait_until
+from support import ADMIN_HEADERS, R_MANUALS, job_row, make_settings, wait_until
 
 
 @pytest.fixture
@@ -29,27 +29,18 @@ def app(tmp_path):
     ctx.close()
 
 
-def _job(ctx: Container, job_id: str) -> Job:
-    with session_scope(ctx.sessions) as session:
-        job = jobs_repo.get(session, job_id)
-    assert job is not None
-    return job
-
-
 def _files(ctx: Container) -> list[Path]:
     return [p for p in (ctx.settings.data_dir / "uploads").rglob("*") if p.is_file()]
 
 
 def _cancel_once_writing(client: TestClient, ctx: Container, job_id: str, vectors_written) -> dict:
     """Cancel the job while it runs and has written vectors; wait until its clean-up has run."""
-    wait_until(lambda: _job(ctx, job_id).status in jobs_repo.RUNNING and vectors_written(), timeout=120,
-               message=lambda: f"job {job_id} to write vectors: {_job(ctx, job_id).message}")
+    wait_until(lambda: job_row(ctx.sessions, job_id).status in jobs_repo.RUNNING and vectors_written(), timeout=120,
+               message=lambda: f"job {job_id} to write vectors: {job_row(ctx.sessions, job_id).message}")
     resp = client.post(f"/api/jobs/{job_id}/cancel")
     assert resp.status_code == 200, resp.text
     assert resp.json()["status"] == "cancelled"
-    wait_until(lambda: _job(ctx, job_id).cleaned_at, timeout=60, message=f"job {job_id} to be cleaned up")
-    # cleaned_at marks the clean-up claimed; it may still be removing what the job wrote.
-    wait_until(lambda: not _files(ctx), timeout=60, message=f"job {job_id}'s files to be removed")
+    wait_until(lambda: job_row(ctx.sessions, job_id).cleaned_at, timeout=60, message=f"job {job_id} to be cleaned up")
     return resp.json()
 
 
@@ -66,7 +57,7 @@ def test_cancelling_a_running_pdf_job_leaves_no_vectors_files_or_course(app):
 
     _cancel_once_writing(client, ctx, job_id, lambda: ctx.vectors.count(collection) > 0)
 
-    job = _job(ctx, job_id)
+    job = job_row(ctx.sessions, job_id)
     assert job.status == "cancelled" and job.lease_owner is None
     assert ctx.vectors.count(collection) == 0
     assert _files(ctx) == []
@@ -89,7 +80,7 @@ def test_cancelling_a_running_csv_job_leaves_no_vectors_or_files(app, tmp_path):
     with session_scope(ctx.sessions) as session:
         parts = jobs_repo.parts(session, task_id)
     assert parts and all(p.status in ("completed", "cancelled") and p.lease_owner is None for p in parts)
-    assert _job(ctx, task_id).status == "cancelled"
+    assert job_row(ctx.sessions, task_id).status == "cancelled"
     assert ctx.vectors.count(collection) == 0
     assert not [h for h in ctx.vectors.all(collection) if h.metadata.get(DATASET_ID) == task_id]
     assert _files(ctx) == []

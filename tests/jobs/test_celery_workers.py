@@ -12,8 +12,6 @@ from celery_cluster import Cluster, owner_pid, upload, wait_status
 
 from factories import make_pdf
 from procs import kill_group, poll_job
-from profai.db import jobs_repo
-from profai.db.engine import make_engine, make_session_factory, session_scope
 from profai.pipelines.pdf_to_course import course_collection
 from profai.stores.vectors import ChromaVectorStore
 from support import R_MANUALS, admin_http, wait_until
@@ -31,28 +29,7 @@ def cluster(tmp_path, pg_databases, chroma_server_url):
 
 @pytest.fixture
 def sessions(cluster):
-    engine = make_engine(cluster.env["DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://"))
-    yield make_session_factory(engine)
-    engine.dispose()
-
-
-def _enqueue(cluster, sessions, kind: str, payload: dict) -> str:
-    """Create a job of a test kind directly and queue it the way the API does."""
-    from profai.jobs.celery_runner import make_celery
-    from profai.settings import Settings
-
-    with session_scope(sessions) as session:
-        job_id = jobs_repo.create(session, kind, payload).id
-    settings = Settings(_env_file=None, **{k: v for k, v in cluster.env.items() if k != "PYTHONPATH"})
-    app = make_celery(settings)
-    app.send_task("profai.execute_job", args=[job_id], queue=settings.celery_queue)
-    app.close()
-    return job_id
-
-
-def _job(sessions, job_id):
-    with session_scope(sessions) as session:
-        return jobs_repo.get(session, job_id)
+    return cluster.sessions()
 
 
 def _assert_one_course_and_exact_vectors(base: str, chroma_url: str, results: dict[str, dict]) -> None:
@@ -117,7 +94,7 @@ def test_whole_worker_killed_then_replaced(cluster, sessions, tmp_path):
 def test_poison_job_fails_after_three_attempts(cluster, sessions, tmp_path):
     cluster.worker(concurrency=1)
     api = cluster.server()
-    poison = _enqueue(cluster, sessions, "crash", {})
+    poison = cluster.enqueue("crash", {})
     good = upload(api, make_pdf(tmp_path / "bio.pdf"), "Still works")
     body = poll_job(api, poison, timeout=120)
     assert body["status"] == "failed"
@@ -129,7 +106,7 @@ def test_poison_job_fails_after_three_attempts(cluster, sessions, tmp_path):
 def test_sigterm_hands_the_job_to_another_worker(cluster, sessions):
     a = cluster.worker(concurrency=1)
     api = cluster.server()
-    job_id = _enqueue(cluster, sessions, "sleep", {"seconds": 12})
+    job_id = cluster.enqueue("sleep", {"seconds": 12})
     wait_status(api, job_id, lambda b: b["status"] == "processing", timeout=30)
     b = cluster.worker(concurrency=1)
     first_owner = owner_pid(sessions, job_id)
@@ -164,7 +141,7 @@ def test_redis_restart_mid_run(cluster, sessions, tmp_path):
 def test_soft_time_limit_fails_the_job_clearly(cluster, sessions):
     cluster.worker(concurrency=1, TASK_TIMEOUT="8", TASK_SOFT_TIMEOUT="3")
     api = cluster.server()
-    job_id = _enqueue(cluster, sessions, "sleep", {"seconds": 6})
+    job_id = cluster.enqueue("sleep", {"seconds": 6})
     body = poll_job(api, job_id, timeout=60)
     assert body["status"] == "failed"
     assert body["error_code"] == "time_limit_exceeded"

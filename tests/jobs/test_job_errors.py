@@ -16,7 +16,7 @@ from profai.db.models import Job
 from profai.jobs.execute import INTERNAL_ERROR, execute_job
 from profai.jobs.registry import JobKind, register
 from profai.wiring import Container, build_container
-from support import make_settings
+from support import job_row, make_settings
 
 
 def _explode(job, deps):
@@ -49,8 +49,7 @@ def _course_job(ctx: Container, files: dict[str, bytes]) -> tuple[str, list[str]
 
 def _run(ctx: Container, job_id: str) -> Job:
     execute_job(ctx, job_id, "test:1:a")
-    with session_scope(ctx.sessions) as session:
-        job = jobs_repo.get(session, job_id)
+    job = job_row(ctx.sessions, job_id)
     assert job is not None
     return job
 

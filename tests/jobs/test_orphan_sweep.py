@@ -28,14 +28,6 @@ pytestmark = pytest.mark.slow
 HOURS_AGO = time.time() - 2 * 3600  # older than the default grace of an hour
 
 
-@pytest.fixture
-def chroma(tmp_path):
-    server = ChromaServer(tmp_path / "chroma")
-    server.start()
-    yield server
-    server.kill()
-
-
 def _doctor(tmp_path: Path, chroma: ChromaServer, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PROFAI_DATA_DIR": str(tmp_path / "data"), "CHROMA_URL": chroma.url,
            "ENVIRONMENT": "test", "API_KEY": TEST_ADMIN_KEY}
@@ -141,3 +133,16 @@ def test_doctor_reports_then_fixes_orphans_and_keeps_what_is_used(tmp_path, chro
 
     again = _doctor(tmp_path, chroma)
     assert again.returncode == 0 and "Nothing left to clean up." in again.stdout, again.stdout
+
+
+def test_doctor_refuses_a_grace_that_is_not_a_number_of_seconds(tmp_path, chroma):
+    # A negative grace would make a file arriving now look old; NaN would compare as neither.
+    arriving = tmp_path / "data" / "uploads" / "pdfs" / "arriving.pdf"  # no job holds it yet
+    arriving.parent.mkdir(parents=True)
+    arriving.write_bytes(b"%PDF-1.4 arriving")
+    for grace in ("-1", "nan", "1e999", "ten"):  # 1e999: infinity
+        result = _doctor(tmp_path, chroma, "--fix", "--grace", grace)
+        assert result.returncode == 2, (grace, result.stdout + result.stderr)
+        assert "Traceback" not in result.stdout + result.stderr, grace
+        assert arriving.exists(), grace
+    assert _doctor(tmp_path, chroma, "--grace", "0").returncode == 1  # the stray file, reported

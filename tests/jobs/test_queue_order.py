@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-from pathlib import Path
 
 import pytest
 from celery_cluster import Cluster, owner_pid
@@ -17,9 +16,8 @@ from profai.db.engine import make_engine, make_session_factory, session_scope
 from profai.db.migrate import upgrade
 from profai.db.models import Job
 from profai.settings import Settings
-from support import wait_until
+from support import plugins_env, wait_until
 
-TESTS_DIR = Path(__file__).resolve().parents[1]
 LATER = 5  # jobs created after the one whose worker dies
 
 
@@ -81,8 +79,7 @@ def test_claims_take_the_oldest_job_even_when_it_was_requeued(db_url):
 def test_local_pool_runs_a_requeued_job_before_later_ones(tmp_path):
     data = tmp_path / "data"
     env = {"PROFAI_DATA_DIR": str(data), "MAX_WORKERS": "1", "JOB_LEASE_SECONDS": "10",
-           "JOB_HEARTBEAT_SECONDS": "1", "REAPER_INTERVAL_SECONDS": "1", "PROFAI_PLUGINS": "fault_plugins",
-           "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")])}
+           "JOB_HEARTBEAT_SECONDS": "1", "REAPER_INTERVAL_SECONDS": "1", **plugins_env("fault_plugins")}
     engine = make_engine(Settings(_env_file=None, PROFAI_DATA_DIR=data).sqlalchemy_url)
     server, _ = start_server(env, tmp_path / "server.log")
     try:
@@ -103,24 +100,15 @@ def test_local_pool_runs_a_requeued_job_before_later_ones(tmp_path):
 @pytest.mark.services
 def test_celery_runs_a_requeued_job_before_later_ones(tmp_path, pg_databases, chroma_server_url):
     cluster = Cluster(tmp_path, pg_databases(), chroma_server_url)
-    engine = make_engine(cluster.env["DATABASE_URL"])
-    upgrade(engine)
-    sessions = make_session_factory(engine)
+    sessions = cluster.sessions()
     try:
         cluster.worker(concurrency=1)
-        settings = Settings(_env_file=None, **{k: v for k, v in cluster.env.items() if k != "PYTHONPATH"})
-        from profai.jobs.celery_runner import make_celery
-
-        app = make_celery(settings)
         first = _create(sessions, 6)
         later = [_create(sessions, 1) for _ in range(LATER)]
-        for job_id in (first, *later):  # queued the way the API does, one message each, in order
-            app.send_task("profai.execute_job", args=[job_id], queue=settings.celery_queue)
-        app.close()
+        cluster.publish([first, *later])  # queued the way the API does, one message each, in order
         wait_until(lambda: _jobs(sessions, [first])[first].progress > 0, timeout=60,
                    message="the first job to run")
         os.kill(owner_pid(sessions, first), signal.SIGKILL)  # the pool child running it
         _requeued_ahead_of_the_backlog(sessions, first, later)
     finally:
         cluster.close()
-        engine.dispose()

@@ -15,12 +15,9 @@ from celery_cluster import Cluster, upload
 from factories import make_pdf
 from procs import kill_group, poll_job
 from profai.db import jobs_repo
-from profai.db.engine import make_engine, make_session_factory, session_scope
-from profai.db.migrate import upgrade
+from profai.db.engine import session_scope
 from profai.db.models import Job
-from profai.jobs.celery_runner import TASK, make_celery
 from profai.pipelines.pdf_to_course import course_collection
-from profai.settings import Settings
 from profai.stores.vectors import ChromaVectorStore
 from support import admin_http, wait_until
 
@@ -32,33 +29,6 @@ def cluster(tmp_path, pg_databases, chroma_server_url):
     c = Cluster(tmp_path, pg_databases(), chroma_server_url)
     yield c
     c.close()
-
-
-@pytest.fixture
-def sessions(cluster):
-    engine = make_engine(cluster.env["DATABASE_URL"])
-    upgrade(engine)
-    yield make_session_factory(engine)
-    engine.dispose()
-
-
-def _settings(cluster: Cluster) -> Settings:
-    return Settings(_env_file=None, **{k: v for k, v in cluster.env.items() if k != "PYTHONPATH"})
-
-
-def _publish(cluster: Cluster, job_ids: list[str]) -> list[str]:
-    """Send the job's message the way the API does; the Celery task ids."""
-    settings = _settings(cluster)
-    app = make_celery(settings)
-    try:
-        return [app.send_task(TASK, args=[job_id], queue=settings.celery_queue).id for job_id in job_ids]
-    finally:
-        app.close()
-
-
-def _create(sessions, kind: str, payload: dict, **kw) -> str:
-    with session_scope(sessions) as session:
-        return jobs_repo.create(session, kind, payload, **kw).id
 
 
 def _rows(sessions, job_ids: list[str]) -> dict[str, dict]:
@@ -86,13 +56,13 @@ def _unacked(cluster: Cluster) -> int:
         client.close()
 
 
-def test_publishing_settled_jobs_again_changes_nothing(cluster, sessions, tmp_path):
+def test_publishing_settled_jobs_again_changes_nothing(cluster, tmp_path):
+    sessions = cluster.sessions()
     cluster.worker(concurrency=1)
     api = cluster.server()
     completed = upload(api, make_pdf(tmp_path / "bio.pdf"), "Biology")
-    failed = _create(sessions, "crash", {}, max_attempts=1)  # kills its worker: failed for good at once
-    cancelled = _create(sessions, "sleep", {"seconds": 60})
-    _publish(cluster, [failed, cancelled])
+    failed = cluster.enqueue("crash", {}, max_attempts=1)  # kills its worker: failed for good at once
+    cancelled = cluster.enqueue("sleep", {"seconds": 60})
     poll_job(api, cancelled, timeout=120, until=lambda body: body["status"] == "processing")
     assert admin_http.post(f"{api}/api/jobs/{cancelled}/cancel").json()["status"] == "cancelled"
     settled = [completed, failed, cancelled]
@@ -107,7 +77,7 @@ def test_publishing_settled_jobs_again_changes_nothing(cluster, sessions, tmp_pa
     files = sorted(p for p in (cluster.root / "data" / "uploads").rglob("*") if p.is_file())
     jobs_before = _all_job_ids(sessions)
 
-    tasks = _publish(cluster, settled * 2)  # late, twice over: as Redis or a resend would
+    tasks = cluster.publish(settled * 2)  # late, twice over: as Redis or a resend would
     logs = sorted(cluster.root.glob("worker-*.log"))
     done = wait_until(lambda: (d := _finished_tasks(logs)) and all(t in d for t in tasks) and d, timeout=60,
                       message="the worker to take every message")
@@ -124,13 +94,12 @@ def test_a_killed_workers_message_comes_back_after_the_visibility_timeout_and_do
     # Longer than the job takes on the second worker, so the message comes back after it settled.
     cluster = Cluster(tmp_path, pg_databases(), chroma_server_url, CELERY_VISIBILITY_TIMEOUT="20",
                       CELERY_RESTORE_INTERVAL_SECONDS="1")
-    engine = make_engine(cluster.env["DATABASE_URL"])
-    upgrade(engine)
-    sessions = make_session_factory(engine)
+    sessions = cluster.sessions()
     try:
         doomed = cluster.worker(concurrency=1)
-        job_id = _create(sessions, "sleep", {"seconds": 3})
-        [task] = _publish(cluster, [job_id])
+        with session_scope(sessions) as session:
+            job_id = jobs_repo.create(session, "sleep", {"seconds": 3}).id
+        [task] = cluster.publish([job_id])
         wait_until(lambda: _rows(sessions, [job_id])[job_id]["progress"] > 0, timeout=60, message="the job to run")
         kill_group(doomed, signal.SIGKILL)  # the whole worker: nobody will ever acknowledge its message
         assert _unacked(cluster) == 1
@@ -149,4 +118,3 @@ def test_a_killed_workers_message_comes_back_after_the_visibility_timeout_and_do
         wait_until(lambda: _unacked(cluster) == 0, timeout=30, message="the unacked set to empty")
     finally:
         cluster.close()
-        engine.dispose()

@@ -15,7 +15,6 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from chroma_server import ChromaServer
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
@@ -25,7 +24,6 @@ from procs import free_port
 from profai.api import create_app
 from profai.db import datasets_repo, jobs_repo
 from profai.db.engine import session_scope
-from profai.db.models import Job
 from profai.errors import InvalidInput, Retryable, transient
 from profai.jobs.registry import JobKind, register
 from profai.pipelines.csv_to_vectors import dataset_collection
@@ -33,7 +31,7 @@ from profai.pipelines.embedding import BatchEmbedder, DirectEmbedder, Vector
 from profai.pipelines.pdf_to_course import course_collection
 from profai.stores.vectors import ChromaVectorStore
 from profai.wiring import Container, build_container
-from support import ADMIN_HEADERS, make_settings, wait_job, wait_until
+from support import ADMIN_HEADERS, job_row, make_settings, wait_job, wait_until
 
 pytestmark = pytest.mark.slow
 RETRY_NOTES = ("Attempt ", "Retrying after: ")  # the messages of a job between two attempts
@@ -53,14 +51,6 @@ class HeldAfterFirstBatch:
             if n == 0 and not self.go.is_set():
                 self.held.set()
                 assert self.go.wait(120), "the test never let the embedder go on"
-
-
-@pytest.fixture
-def chroma(tmp_path) -> Iterator[ChromaServer]:
-    server = ChromaServer(tmp_path / "chroma")
-    server.start()
-    yield server
-    server.kill()
 
 
 @pytest.fixture
@@ -96,13 +86,6 @@ def _upload(client: TestClient, pdf: Path, title: str) -> str:
     return resp.json()["job_id"]
 
 
-def _job(ctx: Container, job_id: str) -> Job:
-    with session_scope(ctx.sessions) as session:
-        job = jobs_repo.get(session, job_id)
-    assert job is not None
-    return job
-
-
 def _uploads(ctx: Container) -> set[str]:
     root = ctx.settings.data_dir / "uploads"
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
@@ -122,7 +105,7 @@ def test_a_course_job_rides_out_a_chroma_outage(make_app, chroma, tmp_path):
     seen: list[str] = []
 
     def retrying() -> bool:
-        job = _job(ctx, job_id)
+        job = job_row(ctx.sessions, job_id)
         seen.append(job.message)
         assert job.status not in jobs_repo.FINISHED, f"the job ended while Chroma was down: {job.error}"
         return job.attempts >= 2 or job.message.startswith(RETRY_NOTES)
@@ -188,11 +171,11 @@ def test_a_clean_up_that_meets_a_dead_chroma_is_retried_until_it_finishes(make_a
 
     # Tried by the worker, then again by the reaper: not given up after the first failure.
     wait_until(lambda: stopped_clean_ups() >= 2, timeout=60, message="the clean-up to be tried twice")
-    job = _job(ctx, job_id)
+    job = job_row(ctx.sessions, job_id)
     assert job.cleaned_at is None and job.lease_owner is None and _uploads(ctx)
 
     chroma.start()
-    wait_until(lambda: _job(ctx, job_id).cleaned_at, timeout=60, message="the clean-up to finish")
+    wait_until(lambda: job_row(ctx.sessions, job_id).cleaned_at, timeout=60, message="the clean-up to finish")
     assert collection not in ctx.vectors.collections()
     assert not _uploads(ctx)
     assert client.get(f"/api/courses/{course_id}").status_code == 404
@@ -294,8 +277,8 @@ def test_a_job_whose_database_connection_is_dropped_runs_again(tmp_path, pg_data
             pid = wait_until(lambda: conn.execute(find, {"db": name}).scalar(), timeout=60,
                              message="the job's statement to run")
             conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})  # as a restart or a proxy would
-        wait_until(lambda: _job(ctx, job_id).status in jobs_repo.FINISHED, timeout=60, message="the job to finish")
-        job = _job(ctx, job_id)
+        wait_until(lambda: job_row(ctx.sessions, job_id).status in jobs_repo.FINISHED, timeout=60, message="the job to finish")
+        job = job_row(ctx.sessions, job_id)
         assert (job.status, job.attempts, job.result) == ("completed", 2, {"attempt": 2}), job.error
     finally:
         admin.dispose()

@@ -82,40 +82,33 @@ def status_params(job_id: str) -> dict[str, Any]:
 
 def claim(session: Session, job_id: str, owner: str, lease_seconds: float) -> bool:
     """pending -> processing for this owner, counting an attempt; False if someone else has it."""
-    now = utcnow()
-    res = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.status == PENDING, Job.attempts < Job.max_attempts)
-        .values(
-            status=PROCESSING, lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds),
-            heartbeat_at=now, attempts=Job.attempts + 1, started_at=func.coalesce(Job.started_at, now),
-            message="Started", step=None, step_progress=None, updated_at=now,
-        )
-    )
+    res = session.execute(update(Job).where(Job.id == job_id, *_CLAIMABLE).values(_claimed(owner, lease_seconds)))
     return _changed(res) == 1
 
 
-def next_pending(session: Session, kinds: tuple[str, ...] | None = None, limit: int = 20) -> list[str]:
-    """Ids of claimable pending jobs, oldest first: a job requeued after a crash keeps its place
-    in line, ahead of those created after it."""
-    q = (select(Job.id).where(Job.status == PENDING, Job.attempts < Job.max_attempts)
-         .order_by(Job.created_at, Job.id).limit(limit))
-    if kinds:
-        q = q.where(Job.kind.in_(kinds))
-    return list(session.scalars(q))
+# A pending job with an attempt left.
+_CLAIMABLE = (Job.status == PENDING, Job.attempts < Job.max_attempts)
 
 
-def claim_next(session: Session, owner: str, lease_seconds: float, kinds: tuple[str, ...] | None = None) -> str | None:
+def _claimed(owner: str, lease_seconds: float) -> dict[str, Any]:
+    """What a claim sets: this owner's lease, one more attempt."""
+    now = utcnow()
+    return {"status": PROCESSING, "lease_owner": owner, "lease_expires_at": now + timedelta(seconds=lease_seconds),
+            "heartbeat_at": now, "attempts": Job.attempts + 1, "started_at": func.coalesce(Job.started_at, now),
+            "message": "Started", "step": None, "step_progress": None, "updated_at": now}
+
+
+def claim_next(session: Session, owner: str, lease_seconds: float) -> str | None:
     """Claim the oldest claimable pending job for this owner; its id, or None if there is none.
-    Every runner claims this way, so whichever worker is free runs the job that waited longest."""
-    for _ in range(10):  # each round, every candidate was taken by another worker meanwhile
-        candidates = next_pending(session, kinds)
-        for job_id in candidates:
-            if claim(session, job_id, owner, lease_seconds):
-                return job_id
-        if not candidates:
-            break
-    return None
+    Every runner claims this way, so whichever worker is free runs the job that waited longest
+    (a job requeued after a crash keeps its place in line, by its creation time).
+    One statement: on PostgreSQL, workers claiming at once skip each other's row (SKIP LOCKED)
+    instead of all racing for the oldest; SQLite runs one writer at a time anyway."""
+    oldest = (select(Job.id).where(*_CLAIMABLE).order_by(Job.created_at, Job.id).limit(1)
+              .with_for_update(skip_locked=True).scalar_subquery())
+    claimed = (update(Job).where(Job.id == oldest, *_CLAIMABLE).values(_claimed(owner, lease_seconds))
+               .returning(Job.id).execution_options(synchronize_session=False))
+    return session.scalar(claimed)
 
 
 def _owned(job_id: str, owner: str) -> tuple[ColumnElement[bool], ...]:

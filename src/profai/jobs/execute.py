@@ -110,7 +110,7 @@ def _run(deps: JobDeps, job_kind: JobKind, handle: JobHandle, owner: str, job_ma
         with session_scope(deps.sessions) as session:
             released = jobs_repo.release(session, job_id, owner, "Requeued: its worker shut down")
         return "released" if released else "lost"
-    except Retryable as exc:
+    except Retryable as exc:  # before ProfAIError: a provider's ProviderUnavailable is both
         return _retry(deps, handle, owner, job_max_attempts, transient(exc) or str(exc))
     except TIME_LIMIT_ERRORS as exc:
         limit = f"{handle.soft_timeout:.0f} s"

@@ -14,6 +14,7 @@ from profai.db.engine import session_scope
 from profai.jobs.deps import JobDeps
 from profai.jobs.execute import execute_next, owner_id
 from profai.jobs.reaper import OrphanSweeps, reap_once
+from profai.jobs.registry import load_kinds
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,9 @@ class LocalRunner:
         if self._threads:
             return
         self.deps.compute.start()
+        # Every kind, and the plugins that add or replace one, before the first job runs (as a
+        # Celery worker does): a plugin loaded on a miss could never replace a built-in kind.
+        load_kinds(self.deps.settings.plugins)
         # Jobs owned by a previous run of this server (same host, dead pid or older boot) go back now.
         reap_once(self.deps, alive_tags={self._tag(n) for n in range(self.deps.settings.max_workers)})
         for n in range(self.deps.settings.max_workers):

@@ -87,8 +87,9 @@ class OrphanSweeps:
         try:
             found = sweep(self.deps, fix=True)
         except Exception as exc:
-            log.warning("orphan sweep stopped (%s); next in %.0f s", transient(exc) or repr(exc), interval,
-                        exc_info=transient(exc) is None)
+            reason = transient(exc)
+            log.warning("orphan sweep stopped (%s); next in %.0f s", reason or repr(exc), interval,
+                        exc_info=reason is None)
             return
         if found.found:
             log.warning("orphan sweep removed %s:\n  %s", found.summary(), "\n  ".join(report_lines(found, fixed=True)))

@@ -19,16 +19,19 @@ database or tenant).
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 
 from sqlalchemy.orm import Session
 
 from profai.db import courses_repo, datasets_repo, jobs_repo
 from profai.db.engine import session_scope
+from profai.errors import InvalidInput
 from profai.jobs.cleanup import clean_up
 from profai.jobs.course_job import KIND as COURSE_KIND
 from profai.jobs.dataset_job import KIND as DATASET_KIND
@@ -100,6 +103,8 @@ def sweep(deps: JobDeps, *, fix: bool, grace: float | None = None) -> Orphans:
     """Find what belongs to no job or course; with `fix`, remove it and run the clean-ups that have
     not finished. Files modified within `grace` seconds (default ORPHAN_GRACE_SECONDS) are left."""
     grace = deps.settings.orphan_grace_seconds if grace is None else grace
+    if not (math.isfinite(grace) and grace >= 0):  # a negative grace would take uploads still arriving
+        raise InvalidInput(f"The grace must be a number of seconds, 0 or more (not {grace})")
     names = deps.vectors.collections()
     files = _old_files(deps.blobs.root, grace)
     with session_scope(deps.sessions) as session:
@@ -181,7 +186,7 @@ def _old_files(root: Path, grace: float) -> dict[str, int]:
                 stat = path.stat()
             except FileNotFoundError:  # removed meanwhile
                 continue
-            if path.is_file() and stat.st_mtime <= before:
+            if S_ISREG(stat.st_mode) and stat.st_mtime <= before:  # the stat already says: no second one
                 out[path.relative_to(root).as_posix()] = stat.st_size
     return out
 
