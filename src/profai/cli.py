@@ -24,19 +24,28 @@ console = Console()
 
 
 @contextmanager
+def _expected_errors() -> Iterator[None]:
+    """Expected errors print their code and exit 2."""
+    from profai.errors import ProfAIError
+
+    try:
+        yield
+    except ProfAIError as exc:
+        console.print(f"[red]{exc.code}:[/red] {exc.message}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+@contextmanager
 def _container(runner: str = "none") -> Iterator[Container]:
     """A Container for one command; expected errors print their code and exit 2."""
-    from profai.errors import ProfAIError
     from profai.wiring import build_container
 
     ctx = build_container(get_settings(), runner=runner, compute_processes=None if runner == "local" else 0)
     if ctx.runner is not None:
         ctx.runner.start()
     try:
-        yield ctx
-    except ProfAIError as exc:
-        console.print(f"[red]{exc.code}:[/red] {exc.message}")
-        raise typer.Exit(2) from None
+        with _expected_errors():
+            yield ctx
     finally:
         ctx.close()
 
@@ -187,18 +196,6 @@ def import_json(path: Annotated[Path, typer.Argument(help="A seed-era course_out
     with _container() as ctx:
         for course_id, created in run_import(ctx, path):
             console.print(f"course {course_id}: {'imported' if created else 'already imported'}")
-
-
-@contextmanager
-def _expected_errors() -> Iterator[None]:
-    """For commands that build no Container: expected errors print their code and exit 2."""
-    from profai.errors import ProfAIError
-
-    try:
-        yield
-    except ProfAIError as exc:
-        console.print(f"[red]{exc.code}:[/red] {exc.message}", highlight=False)
-        raise typer.Exit(2) from None
 
 
 @app.command()

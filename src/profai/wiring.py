@@ -27,7 +27,7 @@ from profai.settings import Settings
 from profai.stores.audio_cache import AudioCache
 from profai.stores.blobs import LocalBlobStore
 from profai.stores.vector_process import VectorStoreProcess
-from profai.stores.vectors import ChromaVectorStore, VectorStore, remote_vectors
+from profai.stores.vectors import VectorStore, chroma_store, embedded_dir
 
 T = TypeVar("T")
 
@@ -35,11 +35,9 @@ T = TypeVar("T")
 def build_vectors(s: Settings, *, own_process: bool) -> VectorStore:
     """Chroma Cloud's or a Chroma server's client, or embedded Chroma: in a child process when heavy
     work runs in processes (see stores.vector_process), in this one when it runs inline."""
-    if remote := remote_vectors(s):
-        return remote
-    if own_process:
-        return VectorStoreProcess(s.data_dir / "chroma")
-    return ChromaVectorStore.embedded(s.data_dir / "chroma")
+    if own_process and s.vector_backend == "embedded":
+        return VectorStoreProcess(embedded_dir(s))
+    return chroma_store(s)
 
 
 @dataclass

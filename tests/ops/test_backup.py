@@ -18,7 +18,7 @@ from chroma_kit import collections, make_tenant
 from factories import make_csv, make_pdf
 from procs import PROFAI, kill_group, poll_job, start_server
 from profai.pipelines.pdf_to_course import course_collection
-from support import R_MANUALS, admin_http
+from support import R_MANUALS, admin_http, plugins_env
 
 pytestmark = pytest.mark.slow
 
@@ -105,19 +105,23 @@ def _round_trip(tmp_path: Path, source: dict[str, str], target: dict[str, str]) 
     """Build data on a live server with `source` settings, back it up while a course job runs,
     restore it into `target`; what each server shows, and the backup's manifest."""
     archive = tmp_path / "school.zip"
-    server, base = start_server({**LEASES, **source}, tmp_path / "source.log")
+    # The gate holds the late course job half indexed until the backup is written.
+    gate = tmp_path / "gate"
+    held = {**LEASES, **plugins_env("gate_plugins"), "PROFAI_TEST_GATE": str(gate)}
+    server, base = start_server({**held, **source}, tmp_path / "source.log")
     try:
         made = _build(base, tmp_path)
-        # A longer course job that the backup catches half done: its course saved, its passages
-        # being embedded (R-data.pdf: 41 pages).
-        late_job = _upload_pdf(base, R_MANUALS / "R-data.pdf", "R data")
-        poll_job(base, late_job, timeout=180, until=lambda body: body["status"] == "processing"
-                 and body["progress"] >= 20)
+        # A course job that the backup catches half done: its course saved, its first passages
+        # stored, the rest still to embed (R-data.pdf: 41 pages).
+        late_job = _upload_pdf(base, R_MANUALS / "R-data.pdf", "Held: R data")
+        poll_job(base, late_job, timeout=180, until=lambda body: body["step"] == "indexing"
+                 and body["step_progress"] > 0)
         out = _cli("backup", str(archive), env=source)
         assert out.returncode == 0, out.stdout + out.stderr
         assert "Wrote" in out.stdout and "vectors: " in out.stdout
         still = admin_http.get(f"{base}/api/jobs/{late_job}").json()
-        assert still["status"] == "processing", f"the job ended before the backup did, so it proves nothing: {still}"
+        assert still["status"] == "processing" and 0 < still["step_progress"] < 100, still
+        gate.touch()
         before = _observe(base, made, late_job)
     finally:
         kill_group(server, signal.SIGTERM)
@@ -139,7 +143,7 @@ def _round_trip(tmp_path: Path, source: dict[str, str], target: dict[str, str]) 
     assert again.returncode == 2 and "restore_target_not_empty" in again.stdout, again.stdout + again.stderr
     assert "--force" in again.stdout and "Traceback" not in again.stdout + again.stderr
 
-    server, base = start_server({**LEASES, **target}, tmp_path / "target.log")
+    server, base = start_server({**held, **target}, tmp_path / "target.log")
     try:
         after = _observe(base, made, late_job)
     finally:

@@ -131,6 +131,22 @@ def _rewritten(archive: Path, dest: Path, **changes) -> Path:
     return dest
 
 
+def _added(archive: Path, dest: Path, name: str, data: bytes, *, declared: int | None = None) -> Path:
+    """A copy of the archive with one more member, its size in the zip's directory `declared` (a lie,
+    as a zip bomb's is) if given."""
+    with zipfile.ZipFile(archive) as src, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            out.writestr(info, src.read(info))
+        out.writestr(name, data)
+        if declared is not None:
+            out.getinfo(name).file_size = declared  # the central directory is written from it on close
+    return dest
+
+
+def _collections(archive: Path, **changes) -> list[dict]:
+    return [{**c, **changes} for c in backups.read_manifest(archive)["vectors"]["collections"]]
+
+
 @pytest.mark.parametrize(("make", "code"), [
     (lambda archive, tmp: tmp / "missing.zip", "backup_not_found"),
     (lambda archive, tmp: (tmp / "notes.zip").write_text("not a zip") and tmp / "notes.zip", "bad_backup"),
@@ -140,6 +156,17 @@ def _rewritten(archive: Path, dest: Path, **changes) -> Path:
     (lambda archive, tmp: _rewritten(archive, tmp / "v2.zip", format_version=2), "backup_version"),
     (lambda archive, tmp: _rewritten(archive, tmp / "other.zip", format="something-else"), "bad_backup"),
     (lambda archive, tmp: _rewritten(archive, tmp / "newer.zip", database__schema_revision="9999"), "backup_too_new"),
+    # Hostile archives: names that climb out of their folder, sizes no disk holds, a manifest that
+    # does not match its members.
+    (lambda archive, tmp: _added(archive, tmp / "escape.zip", "uploads/../../escape.pdf", b"%PDF-1.4"), "bad_backup"),
+    (lambda archive, tmp: _added(archive, tmp / "abs.zip", "audio//etc/passwd", b"root"), "bad_backup"),
+    (lambda archive, tmp: _added(archive, tmp / "bomb.zip", "uploads/pdfs/bomb.pdf", b"0" * 1000, declared=2**50),
+     "backup_too_large"),
+    (lambda archive, tmp: _rewritten(archive, tmp / "kind.zip", database__backend="mysql"), "bad_backup"),
+    (lambda archive, tmp: _rewritten(archive, tmp / "wide.zip", vectors__collections=_collections(
+        archive, dimension=10**9)), "bad_backup"),
+    (lambda archive, tmp: _rewritten(archive, tmp / "more.zip", vectors__collections=_collections(
+        archive, count=10**6)), "bad_backup"),
 ])
 def test_restore_refuses_what_it_cannot_restore_and_writes_nothing(archive, tmp_path, make, code):
     target = make_settings(tmp_path / "target")
@@ -147,6 +174,18 @@ def test_restore_refuses_what_it_cannot_restore_and_writes_nothing(archive, tmp_
         backups.restore(target, make(archive, tmp_path))
     assert refused.value.code == code
     assert not (target.data_dir / "profai.sqlite3").exists() and not (target.data_dir / "uploads").exists()
+
+
+def test_a_member_that_inflates_past_its_declared_size_stops_there(archive, tmp_path):
+    """A zip bomb whose entry understates its size: zipfile inflates no more than the entry says and
+    fails the member's check, so the restore writes at most the declared bytes and stops."""
+    bomb = _added(archive, tmp_path / "bomb.zip", "uploads/pdfs/bomb.csv", b"0" * 10_000_000, declared=1000)
+    target = make_settings(tmp_path / "target")
+    with pytest.raises(InvalidInput) as refused:
+        backups.restore(target, bomb)
+    assert refused.value.code == "bad_backup" and "stopped part way" in refused.value.message
+    written = target.data_dir / "uploads" / "pdfs" / "bomb.csv"
+    assert not written.exists() or written.stat().st_size <= 1000
 
 
 @pytest.mark.services

@@ -9,18 +9,19 @@ import os
 import shutil
 import sqlite3
 import subprocess
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from profai.db.migrate import alembic_config
-from profai.errors import Conflict, ProfAIError
+from profai.errors import ProfAIError
 
 Backend = Literal["sqlite", "postgresql"]
 # Tables of the database's own making: anything else in a schema of its user's counts as data.
@@ -66,30 +67,19 @@ def has_data(url: str) -> bool:
                 return conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0] > 0
         except sqlite3.Error:  # something that is not a database: not ours to overwrite either
             return True
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            tables = conn.execute(text("SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname <> ALL(:system)"),
-                                  {"system": list(_SYSTEM_SCHEMAS)}).scalar_one()
-    except SQLAlchemyError as exc:
-        raise DatabaseSnapshotError(f"cannot connect to the database {_safe(url)}: {_first_line(getattr(exc, 'orig', None) or exc)}",
-                                    code="database_unreachable") from None
-    finally:
-        engine.dispose()
+    with _connected(url) as conn:
+        tables = conn.execute(text("SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname <> ALL(:system)"),
+                              {"system": list(_SYSTEM_SCHEMAS)}).scalar_one()
     return bool(tables)
 
 
-def restore(url: str, src: Path, backend: Backend, *, force: bool) -> None:
-    """Load a dump made by `dump` into the database at `url`, which must hold no data unless `force`
-    (then what it holds is replaced)."""
-    target = check_kind(backend, url)
-    if has_data(url) and not force:
-        raise Conflict(f"the database {_safe(url)} already holds data; restore into an empty one, or pass "
-                       "--force to replace it", code="restore_target_not_empty")
-    if target == "sqlite":
+def restore(url: str, src: Path, backend: Backend, *, replace: bool) -> None:
+    """Load a dump made by `dump` into the database at `url`, of its own kind (check_kind) and
+    empty (has_data) unless `replace`: then what it holds is replaced."""
+    if check_kind(backend, url) == "sqlite":
         _sqlite_restore(src, _sqlite_path(url))
         return
-    if force:
+    if replace:
         _run_tool("psql", ["--quiet", "--no-psqlrc", "--set=ON_ERROR_STOP=1",
                            "--command=DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;"], url)
     # One transaction: a restore that fails leaves the database as it was.
@@ -165,13 +155,21 @@ def _sqlite_revision(conn: sqlite3.Connection) -> str | None:
 
 
 def _revision(url: str) -> str | None:
+    with _connected(url) as conn:
+        exists = conn.execute(text("SELECT to_regclass('alembic_version') IS NOT NULL")).scalar_one()
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar() if exists else None
+
+
+@contextmanager
+def _connected(url: str) -> Iterator[Connection]:
+    """A connection to a PostgreSQL database of its own engine; an unreachable one raises our error."""
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            exists = conn.execute(text("SELECT to_regclass('alembic_version') IS NOT NULL")).scalar_one()
-            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar() if exists else None
+            yield conn
     except SQLAlchemyError as exc:
-        raise DatabaseSnapshotError(f"cannot connect to the database {_safe(url)}: {_first_line(getattr(exc, 'orig', None) or exc)}",
+        raise DatabaseSnapshotError(f"cannot connect to the database {_safe(url)}: "
+                                    f"{_first_line(getattr(exc, 'orig', None) or exc)}",
                                     code="database_unreachable") from None
     finally:
         engine.dispose()

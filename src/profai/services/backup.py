@@ -22,6 +22,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,17 +32,18 @@ from pathlib import Path
 from typing import IO, Any
 
 from profai.db import snapshot as db_snapshot
-from profai.errors import Conflict, InvalidInput, ProfAIError
+from profai.errors import Conflict, InvalidInput, ProfAIError, snippet, transient
 from profai.settings import Settings
 from profai.stores import snapshot as vector_snapshot
-from profai.stores.blobs import LocalBlobStore
-from profai.stores.vectors import ChromaVectorStore, remote_vectors
+from profai.stores.blobs import key_parts
+from profai.stores.vectors import ChromaVectorStore, chroma_store, collection_name, embedded_dir
 
 FORMAT = "profai-backup"
 FORMAT_VERSION = 1
 ATTEMPTS = 3
-# The data directory's layout, as wiring.build_container lays it out.
-UPLOADS, AUDIO, CHROMA = "uploads", "audio", "chroma"
+# The data directory's layout, as wiring.build_container lays it out (embedded Chroma: embedded_dir).
+UPLOADS, AUDIO = "uploads", "audio"
+_MAX_MANIFEST = 16 * 1024 * 1024  # a few hundred bytes, and about 100 a collection
 _DB_MEMBER = {"sqlite": "database/profai.sqlite3", "postgresql": "database/profai.pgdump"}
 
 Report = Callable[[str], None]
@@ -54,9 +56,12 @@ class BackupFailed(ProfAIError):
 
 @dataclass
 class _Files:
-    count: int = 0
     bytes: int = 0
     copied: set[str] = field(default_factory=set)
+
+    @property
+    def count(self) -> int:
+        return len(self.copied)
 
     def to_dict(self) -> dict[str, Any]:
         return {"files": self.count, "bytes": self.bytes}
@@ -134,7 +139,7 @@ def _backup_vectors(s: Settings, zf: zipfile.ZipFile, tmp: Path) -> dict[str, An
     source = s.vector_backend
     with _vector_errors("read", s):
         if source == "embedded":
-            live = s.data_dir / CHROMA
+            live = embedded_dir(s)
             if not live.exists():
                 return {"source": source, "collections": []}
             copy = tmp / "chroma"
@@ -145,7 +150,7 @@ def _backup_vectors(s: Settings, zf: zipfile.ZipFile, tmp: Path) -> dict[str, An
                                    code="backup_unsteady") from None
             store = ChromaVectorStore.embedded(copy)
         else:
-            store = _remote(s)
+            store = chroma_store(s)
         dumps = []
         for name in store.collections():
             folder = tmp / "collection"
@@ -167,7 +172,6 @@ def _add_tree(zf: zipfile.ZipFile, root: Path, prefix: str) -> _Files:
         except FileNotFoundError:  # deleted since it was listed
             continue
         out.copied.add(rel)
-        out.count += 1
         out.bytes += zf.getinfo(f"{prefix}/{rel}").file_size
     return out
 
@@ -202,6 +206,7 @@ def restore(s: Settings, src: Path, *, force: bool = False, report: Report = lam
         manifest = _manifest(zf, src)
         database = manifest["database"]
         s.data_dir.mkdir(parents=True, exist_ok=True)
+        _check_members(zf, manifest, s.data_dir)
         db_snapshot.check_kind(database["backend"], s.sqlalchemy_url)
         if not db_snapshot.known_revision(database["schema_revision"]):
             raise InvalidInput(f"this backup's schema ({database['schema_revision']}) is newer than this "
@@ -209,9 +214,9 @@ def restore(s: Settings, src: Path, *, force: bool = False, report: Report = lam
                                f"({manifest.get('profai_version')}) or a later one", code="backup_too_new")
         uploads_root = s.data_dir / UPLOADS
         with _vector_errors("write to", s):
-            store = _target_store(s)
+            store = chroma_store(s)
             held = [what for what, full in (
-                (f"the database ({db_snapshot.backend_of(s.sqlalchemy_url)})", db_snapshot.has_data(s.sqlalchemy_url)),
+                (f"the database ({database['backend']})", db_snapshot.has_data(s.sqlalchemy_url)),
                 (f"the vector store ({s.vector_backend})", bool(store.collections())),
                 (f"uploads ({uploads_root})", any(True for _ in _files(uploads_root))),
             ) if full]
@@ -219,7 +224,10 @@ def restore(s: Settings, src: Path, *, force: bool = False, report: Report = lam
             raise Conflict(f"the target already holds data: {'; '.join(held)}. Restore into an empty data directory "
                            "and database, or pass --force to replace what is there", code="restore_target_not_empty")
         try:
-            _load(s, zf, manifest, store, force, report)
+            try:
+                _load(s, zf, manifest, store, force, report)
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # a member damaged, or inflating past its size
+                raise InvalidInput(f"{src} is damaged: {exc}", code="bad_backup") from None
         except ProfAIError as exc:
             raise type(exc)(f"{exc.message}. The restore stopped part way: fix the cause and run it again with "
                             "--force", code=exc.code, status_code=exc.status_code) from None
@@ -233,7 +241,7 @@ def _load(s: Settings, zf: zipfile.ZipFile, manifest: dict[str, Any], store: Chr
         file = Path(tmp) / "database"
         with zf.open(database["file"]) as packed, file.open("wb") as out:
             shutil.copyfileobj(packed, out, 1024 * 1024)
-        db_snapshot.restore(s.sqlalchemy_url, file, database["backend"], force=force)
+        db_snapshot.restore(s.sqlalchemy_url, file, database["backend"], replace=force)
     report(f"database: {database['backend']}, schema {database['schema_revision']}")
 
     with _vector_errors("write to", s):
@@ -241,8 +249,7 @@ def _load(s: Settings, zf: zipfile.ZipFile, manifest: dict[str, Any], store: Chr
             for name in store.collections():
                 store.drop(name)
         total = 0
-        for entry in manifest["vectors"]["collections"]:
-            dump = vector_snapshot.CollectionDump(entry["name"], entry["count"], entry["dimension"])
+        for dump in _dumps(manifest):
             if dump.count:
                 total += vector_snapshot.import_collection(store, dump, _member_opener(zf, dump.name))
     report(f"vectors: {len(manifest['vectors']['collections'])} collections, {total:,} vectors ({s.vector_backend})")
@@ -250,10 +257,9 @@ def _load(s: Settings, zf: zipfile.ZipFile, manifest: dict[str, Any], store: Chr
     uploads_root = s.data_dir / UPLOADS
     if force:
         shutil.rmtree(uploads_root, ignore_errors=True)
-    report(f"uploads: {_extract_tree(zf, UPLOADS, LocalBlobStore(uploads_root).path)} files")
-    if manifest["audio"].get("included"):
-        audio_root = s.data_dir / AUDIO
-        report(f"audio: {_extract_tree(zf, AUDIO, lambda rel: _inside(audio_root, rel))} files")
+    report(f"uploads: {_extract_tree(zf, UPLOADS, uploads_root)} files")
+    if manifest["audio"]["included"]:
+        report(f"audio: {_extract_tree(zf, AUDIO, s.data_dir / AUDIO)} files")
 
 
 @contextmanager
@@ -270,6 +276,8 @@ def _open_archive(src: Path) -> Iterator[zipfile.ZipFile]:
 
 def _manifest(zf: zipfile.ZipFile, src: Path) -> dict[str, Any]:
     try:
+        if zf.getinfo("manifest.json").file_size > _MAX_MANIFEST:
+            raise ValueError("manifest too large")
         manifest = json.loads(zf.read("manifest.json"))
     except (KeyError, ValueError):
         raise InvalidInput(f"{src} is not a ProfAI backup (no readable manifest)", code="bad_backup") from None
@@ -278,7 +286,68 @@ def _manifest(zf: zipfile.ZipFile, src: Path) -> dict[str, Any]:
     if manifest.get("format_version") != FORMAT_VERSION:
         raise InvalidInput(f"{src} is a version {manifest.get('format_version')} backup; this ProfAI reads "
                            f"version {FORMAT_VERSION}", code="backup_version")
+    try:
+        _check_manifest(manifest)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidInput(f"{src} has a damaged manifest ({type(exc).__name__}: {snippet(exc)})",
+                           code="bad_backup") from None
     return manifest
+
+
+def _check_manifest(manifest: dict[str, Any]) -> None:
+    """Raises KeyError, TypeError or ValueError where the manifest is not one `backup` writes."""
+    database = manifest["database"]
+    if _DB_MEMBER.get(database["backend"]) != database["file"]:
+        raise ValueError(f"database {database['backend']} in {database['file']}")
+    if not isinstance(database["schema_revision"], str | None):
+        raise TypeError("schema_revision")
+    for entry in manifest["vectors"]["collections"]:
+        name, count, dimension = entry["name"], entry["count"], entry["dimension"]
+        if not isinstance(name, str) or collection_name(name) != name:
+            raise ValueError(f"collection name {name}")
+        if type(count) is not int or count < 0:
+            raise ValueError(f"count {count} of {name}")
+        if count and not (type(dimension) is int and 0 < dimension <= vector_snapshot.MAX_DIMENSION):
+            raise ValueError(f"dimension {dimension} of {name}")
+    if not isinstance(manifest["audio"]["included"], bool):
+        raise TypeError("audio.included")
+
+
+def _check_members(zf: zipfile.ZipFile, manifest: dict[str, Any], data_dir: Path) -> None:
+    """Before anything is written: every member the manifest names is there, each collection's
+    embeddings are as long as its records say, every file stays inside its folder, and all of it fits
+    on the target's disk. zipfile never inflates a member past the size its entry declares (it stops
+    there and fails the member's CRC), so the declared sizes bound what a restore writes, zip bombs
+    included."""
+    sizes = {info.filename: info.file_size for info in zf.infolist()}
+    needed: dict[str, int | None] = {manifest["database"]["file"]: None}
+    for dump in _dumps(manifest):
+        if dump.count:
+            folder = f"vectors/{dump.name}/"
+            needed[folder + vector_snapshot.RECORDS] = None
+            needed[folder + vector_snapshot.EMBEDDINGS] = dump.embeddings_size
+    for member, size in needed.items():
+        if member not in sizes or (size is not None and sizes[member] != size):
+            raise InvalidInput(f"the backup's {member} is {'missing' if member not in sizes else 'of the wrong length'}",
+                               code="bad_backup")
+    for name in sizes:
+        prefix, _, rel = name.partition("/")
+        if prefix in (UPLOADS, AUDIO) and not name.endswith("/"):
+            try:
+                key_parts(rel)
+            except ValueError:
+                raise InvalidInput(f"the backup names a file outside its folder: {snippet(name)}",
+                                   code="bad_backup") from None
+    # Summed over every entry: a name may repeat, each copy written in turn.
+    unpacked, free = sum(info.file_size for info in zf.infolist()), shutil.disk_usage(data_dir).free
+    if unpacked > free:
+        raise InvalidInput(f"the backup unpacks to {_size(unpacked)} and {data_dir} has {_size(free)} free",
+                           code="backup_too_large")
+
+
+def _dumps(manifest: dict[str, Any]) -> list[vector_snapshot.CollectionDump]:
+    return [vector_snapshot.CollectionDump(e["name"], e["count"], e["dimension"])
+            for e in manifest["vectors"]["collections"]]
 
 
 def _member_opener(zf: zipfile.ZipFile, collection: str) -> vector_snapshot.Opener:
@@ -288,39 +357,19 @@ def _member_opener(zf: zipfile.ZipFile, collection: str) -> vector_snapshot.Open
     return open_member
 
 
-def _extract_tree(zf: zipfile.ZipFile, prefix: str, place: Callable[[str], Path]) -> int:
-    """Write each member under prefix/ to place(relative name); the names are checked by `place`."""
+def _extract_tree(zf: zipfile.ZipFile, prefix: str, root: Path) -> int:
+    """Write each member under prefix/ to the same relative name under root (the names were checked
+    by _check_members)."""
     count = 0
     for info in zf.infolist():
         if not info.filename.startswith(prefix + "/") or info.is_dir():
             continue
-        try:
-            target = place(info.filename[len(prefix) + 1:])
-        except ValueError:
-            raise InvalidInput(f"the backup names a file outside its folder: {info.filename!r}",
-                               code="bad_backup") from None
+        target = root.joinpath(*key_parts(info.filename[len(prefix) + 1:]))
         target.parent.mkdir(parents=True, exist_ok=True)
         with zf.open(info) as packed, target.open("wb") as out:
             shutil.copyfileobj(packed, out, 1024 * 1024)
         count += 1
     return count
-
-
-def _inside(root: Path, rel: str) -> Path:
-    parts = rel.split("/")
-    if not rel or any(p in ("", ".", "..") for p in parts) or "\\" in rel or "\x00" in rel:
-        raise ValueError(rel)
-    return root.joinpath(*parts)
-
-
-def _remote(s: Settings) -> ChromaVectorStore:
-    store = remote_vectors(s)
-    assert store is not None  # called for the server and cloud backends only
-    return store
-
-
-def _target_store(s: Settings) -> ChromaVectorStore:
-    return ChromaVectorStore.embedded(s.data_dir / CHROMA) if s.vector_backend == "embedded" else _remote(s)
 
 
 @contextmanager
@@ -329,12 +378,12 @@ def _vector_errors(doing: str, s: Settings) -> Iterator[None]:
     it can carry request details)."""
     try:
         yield
-    except ProfAIError:
+    except (ProfAIError, zipfile.BadZipFile, zlib.error, EOFError):  # not the store's doing
         raise
     except Exception as exc:
-        unreachable = isinstance(exc, ConnectionError) or "connect" in str(exc).lower()
+        unreachable = transient(exc) is not None
         why = "it cannot be reached" if unreachable else f"{type(exc).__name__}"
-        where = {"embedded": f"embedded Chroma in {s.data_dir / CHROMA}", "server": f"the Chroma server {s.chroma_url}",
+        where = {"embedded": f"embedded Chroma in {embedded_dir(s)}", "server": f"the Chroma server {s.chroma_url}",
                  "cloud": f"Chroma Cloud database {s.chroma_cloud_tenant}/{s.chroma_cloud_database} at "
                           f"{s.chroma_cloud_url}"}[s.vector_backend]
         raise BackupFailed(f"could not {doing} {where}: {why}",

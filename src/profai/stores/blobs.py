@@ -43,6 +43,16 @@ class StoredBlob:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
+def key_parts(key: str) -> list[str]:
+    """The folders and name of a key under its store's root. Keys are checked by their form rather
+    than resolved on disk (a dozen system calls per upload): relative, with no empty, "." or ".."
+    part; ValueError otherwise."""
+    parts = key.split("/")
+    if not key or any(part in ("", ".", "..") for part in parts) or "\\" in key or "\x00" in key:
+        raise ValueError(f"blob key escapes the store: {key!r}")
+    return parts
+
+
 class LocalBlobStore:
     """Files under one folder (a shared volume when several machines run workers)."""
 
@@ -54,12 +64,8 @@ class LocalBlobStore:
         return f"{prefix}/{uuid.uuid4().hex}{suffix}"
 
     def path(self, key: str) -> Path:
-        """The file of a key. Keys are checked by their form rather than resolved on disk (a
-        dozen system calls per upload): relative, with no empty, "." or ".." part."""
-        parts = key.split("/")
-        if not key or any(part in ("", ".", "..") for part in parts) or "\\" in key or "\x00" in key:
-            raise ValueError(f"blob key escapes the store: {key!r}")
-        return self.root.joinpath(*parts)
+        """The file of a key."""
+        return self.root.joinpath(*key_parts(key))
 
     def writer(self, key: str, max_bytes: int, *, too_large_message: str, scan: Scan | None = None) -> BlobWriter:
         """A file at the key written piece by piece (counting, refusing past max_bytes), each

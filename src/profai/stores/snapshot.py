@@ -28,6 +28,10 @@ RECORDS = "records.jsonl"  # one {"id", "document", "metadata"} a line, in the o
 EMBEDDINGS = "embeddings.f32"  # little-endian float32, `dimension` per vector
 _PAGE = 1000
 _FLOAT = np.dtype("<f4")
+# What an import reads of a backup at most: a vector's width (hosted models stay under 4,096) and
+# one record's line (a passage and its metadata are a few KB).
+MAX_DIMENSION = 65_536
+_MAX_RECORD = 16 * 1024 * 1024
 
 Opener = Callable[[str], IO[bytes]]  # a file of the exported collection, by its name (RECORDS, EMBEDDINGS)
 
@@ -41,6 +45,11 @@ class CollectionDump:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "count": self.count, "dimension": self.dimension}
 
+    @property
+    def embeddings_size(self) -> int:
+        """The length of its EMBEDDINGS file."""
+        return self.count * (self.dimension or 0) * _FLOAT.itemsize
+
 
 class UnsteadyStore(Exception):
     """The embedded store kept changing (or its writers did not pause) while it was copied."""
@@ -50,10 +59,10 @@ def copy_embedded(src: Path, dest: Path, *, attempts: int = 20, pause_timeout: f
     """Copy an embedded Chroma directory as it stands between two writes."""
     gate = embedded_gate(src)
     for attempt in range(attempts):
+        shutil.rmtree(dest, ignore_errors=True)  # a copy that changed as it was taken; before the pause
         with gate.paused(pause_timeout):
             try:
                 before = _signature(src)
-                shutil.rmtree(dest, ignore_errors=True)
                 # SQLite's shared-memory index is rebuilt from its -wal by whoever opens the copy.
                 shutil.copytree(src, dest, ignore=shutil.ignore_patterns("*-shm"))
                 steady = _signature(src) == before
@@ -124,7 +133,9 @@ def import_collection(store: ChromaVectorStore, dump: CollectionDump, open_in: O
 
 def _batches(records: IO[bytes]) -> Iterator[list[dict[str, Any]]]:
     batch: list[dict[str, Any]] = []
-    for line in records:
+    while line := records.readline(_MAX_RECORD + 1):
+        if len(line) > _MAX_RECORD:
+            raise ValueError(f"a record is longer than {_MAX_RECORD:,} bytes")
         batch.append(json.loads(line))
         if len(batch) == _PAGE:
             yield batch

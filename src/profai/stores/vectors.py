@@ -73,8 +73,14 @@ class VectorStore(Protocol):
     def close(self) -> None: ...
 
 
-def remote_vectors(s: Settings) -> ChromaVectorStore | None:
-    """The Chroma Cloud database or Chroma server the settings name; None for embedded Chroma."""
+def embedded_dir(s: Settings) -> Path:
+    """Where embedded Chroma keeps its files: the data directory's chroma/."""
+    return s.data_dir / "chroma"
+
+
+def chroma_store(s: Settings) -> ChromaVectorStore:
+    """The store the settings name, in this process: Chroma Cloud (USE_CHROMA_CLOUD), a Chroma server
+    (CHROMA_URL), else embedded Chroma under the data directory."""
     if s.vector_backend == "cloud":
         # Settings has checked that the key, tenant and database are all set.
         assert s.chroma_cloud_api_key and s.chroma_cloud_tenant and s.chroma_cloud_database
@@ -83,7 +89,7 @@ def remote_vectors(s: Settings) -> ChromaVectorStore | None:
     if s.vector_backend == "server":
         assert s.chroma_url
         return ChromaVectorStore.server(s.chroma_url)
-    return None
+    return ChromaVectorStore.embedded(embedded_dir(s))
 
 
 def embedded_gate(path: Path) -> WriteGate:
@@ -207,8 +213,7 @@ class ChromaVectorStore:
         )
 
     @classmethod
-    def cloud(cls, api_key: str, tenant: str, database: str,
-              url: str = "https://api.trychroma.com") -> ChromaVectorStore:
+    def cloud(cls, api_key: str, tenant: str, database: str, url: str) -> ChromaVectorStore:
         """A store in a Chroma Cloud database: the key goes in the X-Chroma-Token header, as
         chromadb.CloudClient sends it. Tenant and database are named, not inferred from the key
         (CloudClient's inference answers "default_tenant" on a plain server, so it could not be
