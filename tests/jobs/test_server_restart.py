@@ -22,11 +22,8 @@ def _upload(base: str, pdf, title: str) -> str:
     return resp.json()["job_id"]
 
 
-def _wait_processing(base: str, job_id: str, timeout: float = 120) -> None:
-    # Mid-job: the course is saved and its passages are being indexed. The indexing step reports
-    # its first progress only once a job's embeddings come back, which with three R-intro jobs on
-    # two compute processes can take over a minute; the step itself says the job is under way.
-    poll_job(base, job_id, timeout, until=lambda body: body["status"] == "processing" and body["step"] == "indexing")
+def _wait_processing(base: str, job_id: str, timeout: float = 60) -> None:
+    poll_job(base, job_id, timeout, until=lambda body: body["status"] == "processing" and body["progress"] >= 20)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])

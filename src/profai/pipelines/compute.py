@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -64,15 +65,29 @@ class ComputePool:
                 yield fn(*args)
             return
         ids = logs.context()  # the job's log ids go with its work
-        futures: list[Future[Any]] = [self._executor().submit(heavy.in_context, ids, fn, *args) for args in arg_tuples]
+        pool = self._executor()
+        pending = iter(arg_tuples)
+        # A few tasks in the pool at a time, not all of them: the pool serves first come, first
+        # served, so a job that queued all its batches at once made every other job's work (its
+        # first batch, its drafting) wait for the whole of it. Two per process keeps each busy.
+        window: deque[Future[Any]] = deque()
+
+        def submit_next() -> None:
+            if (args := next(pending, None)) is not None:
+                window.append(pool.submit(heavy.in_context, ids, fn, *args))
+
         try:
-            for fut in futures:
-                yield fut.result()
+            for _ in range(2 * self.processes):
+                submit_next()
+            while window:
+                result = window.popleft().result()
+                submit_next()  # before yielding: the pool works on while the caller uses the result
+                yield result
         except BrokenProcessPool:
             self._reset()
             raise Retryable("a compute process died (out of memory or killed)") from None
         finally:
-            for fut in futures:
+            for fut in window:
                 fut.cancel()
 
     def read_pdfs(self, files: list[tuple[str, str]], limits: PdfLimits
