@@ -73,6 +73,10 @@ def code_fidelity(lessons: list[Any], truth: list[str]) -> dict[str, Any]:
     return {"code_lines": len(wanted), "verbatim": hits, "verbatim_share": round(hits / max(1, len(wanted)), 4)}
 
 
+def quote_blocks(lessons: list[Any]) -> int:
+    return sum(b.kind == "quote" for le in lessons for b in le.blocks)
+
+
 def leaks(lessons: list[Any], headers: list[str] | None = None) -> dict[str, int]:
     text = "\n".join(le.content for le in lessons)
     header_hits = len(R_HEADER_RE.findall(text)) if headers is None else sum(text.count(h) for h in headers)
@@ -106,7 +110,8 @@ def libreoffice_pdf(work: Path) -> Path | None:
     if soffice is None:
         return None
     paragraphs = " ".join(BIOLOGY[0][1])
-    html = ["<html><body><h1>Programming with data</h1><h2>1 Functions</h2>", f"<p>{paragraphs}</p>"]
+    html = ["<html><body><h1>Programming with data</h1><h2>1 Functions</h2>", f"<p>{paragraphs}</p>",
+            f"<blockquote><p>{paragraphs}</p></blockquote>"]
     for n, code in enumerate(HTML_CODE, start=1):
         html += [f"<h3>1.{n} Listing {n}</h3><p>{paragraphs}</p>", f"<pre>{code}</pre>",
                  "<ul><li>a function has a name,</li><li>its body is indented.</li></ul>"]
@@ -157,10 +162,14 @@ def main() -> None:
         figures["textbook_reportlab"] = {**code_fidelity(book_lessons, book.code), **leaks(book_lessons, book.headers),
                                          "labels_right": sum(p.label == book.printed[p.number] for p in
                                                              read_pdf(book.path, "t.pdf").pages),
-                                         "labels": book.pages}
+                                         "labels": book.pages, "quotes_drawn": 1,
+                                         "quote_blocks": quote_blocks(book_lessons)}
         lo = libreoffice_pdf(work)
-        figures["libreoffice_html"] = code_fidelity(lessons_of([lo]), HTML_CODE) if lo else "soffice not installed"
-        figures["r_manuals"] = {name: {**leaks(lessons_of([R_MANUALS / name])), "labels": label_accuracy(R_MANUALS / name)}
+        lo_lessons = lessons_of([lo]) if lo else []
+        figures["libreoffice_html"] = {**code_fidelity(lo_lessons, HTML_CODE), "quotes_drawn": 1,
+                                       "quote_blocks": quote_blocks(lo_lessons)} if lo else "soffice not installed"
+        figures["r_manuals"] = {name: {**leaks(lessons := lessons_of([R_MANUALS / name])),
+                                       "quote_blocks": quote_blocks(lessons), "labels": label_accuracy(R_MANUALS / name)}
                                 for name in MANUALS}
         figures["scanned_handout"] = ocr_figures(work)
     figures["quiz_r_intro"] = measure(course_lessons())

@@ -1,7 +1,8 @@
 """A small programming textbook as a real PDF, laid out as books are: a title page, a table of
 contents with dot leaders, a preface, chapters with numbered subsections, code listings in a
-monospaced font with indentation, bullet lists, figure captions, running headers with the printed
-page number, a footer number, and a word hyphenated at a line end. Tests read it back and compare
+monospaced font with indentation, bullet lists, figure captions, a quotation set in from both
+margins, a definition set in from the left only, running headers with the printed page number, a
+footer number, and a word hyphenated at a line end. Tests read it back and compare
 with what was drawn (`Textbook`)."""
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ BODY = ("Times-Roman", 11)
 CODE = ("Courier", 10)
 FRONT_PAGES = 3  # title, contents, preface: printed i-iii; chapter pages are printed from 1
 
+QUOTE = ("Programs must be written for people to read, and only incidentally for machines to execute. "
+         "A name chosen with care tells the next reader what the value means.")
 PREFACE = [
     "This book teaches programming with data to students who have never written a program. "
     "Every chapter builds on the one before it, and each ends with exercises that use real measurements.",
@@ -53,6 +56,9 @@ CHAPTERS = [
                   "describes one observation. Most analyses start by reading such a table from a file."),
             ("code", "frame = {\n    \"site\":  [\"north\", \"south\"],\n    \"depth\": [12.5,    8.0],\n}"),
             ("caption", "Figure 2.1: A data frame with two columns and two rows."),
+            ("definition", ("column", "a named sequence of values of one type that runs down the frame; every "
+                                      "row holds exactly one value of each column, so that a column can be "
+                                      "read, summarised or compared as a whole.")),
             ("p", "The columns of a data frame can hold numbers or text, and the rows keep the measurements of "
                   "one site together so that a program never separates a depth from its site."),
         ]),
@@ -64,6 +70,7 @@ CHAPTERS = [
             ("code", "deep = [row for row in rows\n        if row[\"depth\"] > 10]"),
             ("p", "The comprehension reads every row once and keeps the deep ones in the same order as the "
                   "original table, so the result can be compared line by line with the source."),
+            ("quote", QUOTE),
         ]),
     ]),
 ]
@@ -126,6 +133,12 @@ def make_textbook(path: Path, *, pdf_labels: bool = False, first_printed: int = 
                     y = _code(c, str(content), y)
                 elif kind == "list":
                     y = _bullets(c, list(content), y)
+                elif kind == "quote":
+                    y = _paragraph(c, str(content), y, left=LEFT + 30, width=76)
+                elif kind == "definition":
+                    term, description = content
+                    y = _paragraph(c, str(term), y, font=("Times-Bold", 11)) + 8
+                    y = _paragraph(c, str(description), y, left=LEFT + 30, width=82)
                 else:
                     y = _paragraph(c, str(content), y, font=("Times-Italic", 10))
         book.printed[page] = str(page - FRONT_PAGES - 1 + first_printed)
@@ -163,22 +176,24 @@ def _heading(c: canvas.Canvas, text: str, y: float, size: int) -> float:
     return y - size * 2
 
 
-def _paragraph(c: canvas.Canvas, text: str, y: float, font: tuple[str, int] = BODY) -> float:
+def _paragraph(c: canvas.Canvas, text: str, y: float, font: tuple[str, int] = BODY, left: float = LEFT,
+               width: int = 88) -> float:
+    """`text` wrapped at `width` chars from `left`: a quotation is narrower on both sides."""
     c.setFont(*font)
     line = ""
     # Words are kept as given: a word ending in "-" ends its line there (a line-end hyphen).
     for word in text.split():
-        if line and len(line) + 1 + len(word) > 88:
-            c.drawString(LEFT, y, line)
+        if line and len(line) + 1 + len(word) > width:
+            c.drawString(left, y, line)
             y -= 14
             line = ""
         line = f"{line} {word}".strip()
         if line.endswith("-"):
-            c.drawString(LEFT, y, line)
+            c.drawString(left, y, line)
             y -= 14
             line = ""
     if line:
-        c.drawString(LEFT, y, line)
+        c.drawString(left, y, line)
         y -= 14
     return y - 8
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 # --- a PDF as ingestion reads it ---------------------------------------------------------------
 
 
-BLOCK_KINDS = ("paragraph", "heading", "code", "list", "caption")
+BLOCK_KINDS = ("paragraph", "heading", "code", "list", "quote", "caption")
 LIST_BULLETS = "•◦▪‣∙●○■□➢►✓·*–-"  # what starts an item of a bulleted list block
 
 

@@ -1,15 +1,16 @@
-"""Pages read as a reader sees them: code verbatim, headings with levels, lists, captions, no
-running headers or page numbers, no contents pages, and the numbers printed on the pages."""
+"""Pages read as a reader sees them: code verbatim, headings with levels, lists, captions,
+quotations, no running headers or page numbers, no contents pages, and the numbers printed on the
+pages."""
 
 from __future__ import annotations
 
 from profai.domain import Page
 from profai.ingest.page_labels import detect_labels, page_labels
 from profai.ingest.pdf import read_pdf
-from profai.ingest.pdf_blocks import is_navigation
+from profai.ingest.pdf_blocks import DocStyle, is_navigation, page_blocks
 from profai.ingest.pdf_lines import Line
 from support import R_MANUALS
-from textbook import make_textbook
+from textbook import QUOTE, make_textbook
 
 
 def blocks(book_doc, kind):
@@ -38,6 +39,39 @@ def test_lists_and_captions_are_blocks_of_their_own(book_doc):
                                         "• its body is the indented block below the first line,",
                                         "• a return statement hands the result back to the caller."]
     assert [b.text for b in blocks(book_doc, "caption")] == ["Figure 2.1: A data frame with two columns and two rows."]
+
+
+def test_a_quotation_is_a_block_and_a_definition_is_one_paragraph(book_doc):
+    assert [b.text for b in blocks(book_doc, "quote")] == [QUOTE]  # set in from both margins
+    # Set in from the left only, under its term: one paragraph, not a quotation nor a line each.
+    (description,) = [b for b in blocks(book_doc, "paragraph") if b.text.startswith("a named sequence")]
+    assert description.text.endswith("compared as a whole.")
+
+
+def test_lines_set_in_that_are_not_quotations():
+    style = DocStyle(10.9, (14.3,))
+    full = "word " * 17
+    body = [Line(full, 10.9, x=90, right=519), Line(full, 10.9, x=90, right=516)]
+    # Two paragraphs' first lines (a 15 pt indent), the first one short: two paragraphs.
+    firsts = [Line("A number by itself is a vector of length one.", 10.9, x=105, right=480),
+              Line("Notice the assignment operator, which consists of two characters.", 10.9, x=105, right=518)]
+    # Lines set in between code lines: a listing's comments in a roman face.
+    comments = [Line("> f <- function() {", 10.9, mono=True, x=119, right=245),
+                Line("graphics.off() # a small safety measure.", 10.9, x=130, right=467),
+                Line("cat(date()) # Is it time for lunch?", 10.9, x=130, right=449),
+                Line("}", 10.9, mono=True, x=119, right=119)]
+    # A table's rows set in: they end no sentence.
+    table = [Line("+ Plus, can be unary or binary", 10.9, x=119, right=460),
+             Line("~ Tilde, used for model formulae", 10.9, x=119, right=455)]
+    # A prototype's continuation in a larger type.
+    larger = [Line("rightmost_closed, Rboolean all_inside, int ilo, int* mflag,", 12.0, x=140, right=471),
+              Line("int left_open).", 12.0, x=140, right=222)]
+    for lines in (firsts, comments, table, larger):
+        kinds = [b.kind for b in page_blocks(body + lines + body, style)]
+        assert "quote" not in kinds, (lines, kinds)
+    quote = [Line("Note: lists and data frames can only be attached at position 2 or", 10.9, x=119, right=488),
+             Line("above, and what is attached is a copy of the original object.", 10.9, x=119, right=400)]
+    assert [b.kind for b in page_blocks(body + quote + body, style)] == ["paragraph", "quote", "paragraph"]
 
 
 def test_running_headers_page_numbers_and_contents_pages_are_left_out(book, book_doc):

@@ -14,6 +14,7 @@ from profai.providers.generator.quiz import QuizLesson, make_questions
 from profai.providers.generator.sections import prose_only
 from profai.services.audio import lesson_script
 from support import R_MANUALS
+from textbook import QUOTE
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +92,12 @@ def test_code_is_announced_when_a_lesson_is_read_aloud(course):
     assert "A code example of" in script and "follows in the lesson text" in script
     assert "total += value" not in script and "def mean" not in script
     assert lesson_script("Old", "Imported text.", []) == "Old.\n\nImported text."
+
+
+def test_a_quotation_is_announced_and_never_summarised_or_quizzed(course):
+    lesson = next(le for le in lessons(course) if any(b.kind == "quote" for b in le.blocks))
+    blocks = [{"kind": b.kind, "text": b.text, "level": b.level} for b in lesson.blocks]
+    assert f"Quote: {QUOTE} End of quote." in lesson_script(lesson.title, lesson.content, blocks)
+    # Someone else's words are neither the lesson's summary nor what its questions are drawn from.
+    assert "incidentally" in lesson.content and "incidentally" not in lesson.summary
+    assert "incidentally" not in prose_only(lesson.content, lesson.blocks)

@@ -22,6 +22,7 @@ from profai.providers.generator.sections import prose_only
 from profai.providers.http_retry import RetryPolicy
 from profai.providers.openai_chat import ChatClient
 from profai.providers.ratelimit import LocalRateLimiter
+from textbook import QUOTE
 
 FAST = RetryPolicy(max_attempts=3, backoff_base=0.05, timeout=5.0)
 
@@ -73,6 +74,8 @@ def test_code_blocks_come_back_byte_identical_around_the_models_prose(api, book,
     api.reply = writer()
     course = generator(api).build_course("Programming", [book_doc])
     assert [b.text for le in lessons(course) for b in le.blocks if b.kind == "code"] == book.code
+    # A quotation is someone's exact words: it passes through as code does.
+    assert [b.text for le in lessons(course) for b in le.blocks if b.kind == "quote"] == [QUOTE]
     for before, after in zip(lessons(extractive), lessons(course), strict=True):
         assert after.content == "\n\n".join(b.text for b in after.blocks)
         assert [b for b in after.blocks if b.kind != "paragraph"] == [b for b in before.blocks if b.kind != "paragraph"]

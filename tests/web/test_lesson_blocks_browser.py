@@ -1,6 +1,7 @@
 """A lesson in a real browser (fixtures in conftest.py) reads like the book: a code listing in a
-monospace block that keeps every space, lists as lists, the book's subheadings, and the numbers
-printed on its pages ("p. 32") where the PDF's page index differs; two PDFs keep their own modules."""
+monospace block that keeps every space, lists as lists, a quotation set apart, the book's
+subheadings, and the numbers printed on its pages ("p. 32") where the PDF's page index differs;
+two PDFs keep their own modules."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from browser_kit import failure_report, sign_in
 
 from factories import make_pdf
 from support import admin_http, wait_until
-from textbook import make_textbook
+from textbook import QUOTE, make_textbook
 
 ADMIN = "dean@school.test"
 
@@ -40,6 +41,7 @@ def test_a_lesson_shows_code_verbatim_and_printed_page_numbers(server: str, make
         assert code.evaluate("c => getComputedStyle(c.parentElement).whiteSpace") == "pre"
         assert "monospace" in code.evaluate("c => getComputedStyle(c.parentElement).fontFamily")
         expect(page.locator("#lesson-source")).to_have_text("book.pdf, p. 33")
+        expect(page.locator("#lesson-content blockquote.quote")).to_have_text(QUOTE)
 
         # Section 1.1 is too short for a lesson of its own: its lesson goes on into 1.2, under its heading.
         page.get_by_role("link", name="1.1 Values and names").click()

@@ -1,5 +1,6 @@
 """Turn a page's cleaned lines into blocks a reader recognises: headings (by font size, or bold
-section numbers), code (monospaced lines, kept verbatim), lists, captions and paragraphs; and
+section numbers), code (monospaced lines, kept verbatim), lists, captions, quotations (set in
+from both margins) and paragraphs; and
 recognise pages that only navigate (contents, index, lists of figures)."""
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ _NUMBERED_TITLE_RE = re.compile(r"^\d{1,2}(?:\.\d{1,3}){1,4}\.?\s+\S")
 _BULLET_RE = re.compile(rf"^[{re.escape(LIST_BULLETS)}]\s+\S")
 _NUMBERED_ITEM_RE = re.compile(r"^\(?(\d{1,2})[.)]\s+\S")
 _CAPTION_RE = re.compile(r"^(?:Figure|Fig\.|Table|Listing|Exhibit)\s+[A-Z]?\d+(?:[.\-]\d+)*\s*[:.—–-]\s*\S")
+# A quotation is set in from both margins alike, by more than a paragraph's first line is
+# (LaTeX's quote and Texinfo's @quotation: ~25-29 pt; paragraph indents: ~15 pt). A column's width
+# away is another column.
+_QUOTE_INSET, _COLUMN_GAP = 20, 100
 _SENTENCE_END = (".", "!", "?", ":", ";", "…", '"', "”", ")")
 # Navigation pages: dot leaders ("Arrays . . . . 20"), or lines that end in page numbers.
 _LEADERS_RE = re.compile(r"(?:\.\s?){4,}\s*\S*\d*$")
@@ -89,6 +94,10 @@ class _Builder:
         self.typical = _typical([line.text for line in prose])
         xs = Counter(round(line.x) for line in prose if line.size)
         self.left = xs.most_common(1)[0][0] if xs else 0
+        # The right margin: where the longest line of body text stops (ragged text reaches it
+        # now and then, justified text on every full line).
+        self.right = max((line.right for line in prose if line.size and abs(line.size - style.body_size) <= 0.5),
+                         default=0.0)
         self.blocks: list[Block] = []
         self.prose: list[str] = []
 
@@ -109,12 +118,7 @@ class _Builder:
             elif _CAPTION_RE.match(text):
                 i = self._caption(i)
             else:
-                # A line indented from the page's left edge begins a paragraph (a column's width
-                # away is another column, not an indent).
-                if line.size and 3 < line.x - self.left < 40:
-                    self.prose.append("")
-                self.prose.append(text)
-                i += 1
+                i = self._prose(i)
         self._flush()
         return self.blocks
 
@@ -180,12 +184,60 @@ class _Builder:
             if _BULLET_RE.match(text) or _NUMBERED_ITEM_RE.match(text) and (j == i or self._numbered_item(j)):
                 items.append(text)
             elif items and (line.x > self.lines[i].x + 1 if line.size else not items[-1].endswith(_SENTENCE_END)):
-                items[-1] = _joined(items[-1], text)  # wrapped: indented past the bullet
+                items[-1] = _unwrapped([items[-1], text])  # wrapped: indented past the bullet
             else:
                 break
             j += 1
         self._emit(Block("list", "\n".join(items)))
         return j
+
+    def _prose(self, i: int) -> int:
+        """Line i and the lines set in alike below it: a quotation, or paragraph text."""
+        end = self._inset_run(i)
+        run = self.lines[i:end]
+        if self._quotation(i, end):
+            self._emit(Block("quote", _unwrapped([line.text.strip() for line in run])))
+            return end
+        # A line set in from the page's left edge begins a paragraph (a column's width away is
+        # another column, not an indent); the lines set in alike below it (a definition's
+        # description) go on with it.
+        if run[0].size and 3 < run[0].x - self.left < 40:
+            self.prose.append("")
+        self.prose += [line.text.strip() for line in run]
+        return end
+
+    def _inset_run(self, i: int) -> int:
+        """The end of the run of lines that starts at line i and is set in from the left alike
+        (its first line may be set in further); i + 1 when line i is not set in."""
+        def inset(line: Line) -> bool:
+            return bool(line.size and line.text.strip()) and not line.mono \
+                and not self.style.heading_level(line) and _QUOTE_INSET <= line.x - self.left < _COLUMN_GAP \
+                and not _BULLET_RE.match(line.text.strip()) and not _CAPTION_RE.match(line.text.strip())
+        j = i + 1
+        if inset(self.lines[i]):
+            while j < len(self.lines) and inset(self.lines[j]) and abs(self.lines[j].x - self.lines[i + 1].x) <= 2 \
+                    and self.lines[i].x >= self.lines[i + 1].x - 2:
+                j += 1
+        return j
+
+    def _quotation(self, i: int, end: int) -> bool:
+        """Lines i to end are two or more lines of sentences in the body's type (or smaller), set
+        in alike from both margins (the last line may stop short). Set in from the left only is a
+        definition's description; a table's lines neither stop alike nor end a sentence; lines set
+        in between code lines are a listing's comments in a roman face."""
+        run = self.lines[i:end]
+        if len(run) < 2 or not run[-1].text.rstrip().endswith(_SENTENCE_END) \
+                or any(line.size > self.style.body_size + 0.5 for line in run) \
+                or self._mono_at(i - 1, -1) or self._mono_at(end, 1):
+            return False
+        left = run[1].x - self.left
+        return all(left - 10 <= self.right - line.right <= 2 * left + 10 for line in run[:-1])
+
+    def _mono_at(self, i: int, step: int) -> bool:
+        """Whether the first non-blank line from i on (going by `step`) is code."""
+        while 0 <= i < len(self.lines) and not self.lines[i].text.strip():
+            i += step
+        return 0 <= i < len(self.lines) and self.lines[i].mono
 
     def _caption(self, i: int) -> int:
         parts = [self.lines[i].text.strip()]
@@ -196,7 +248,7 @@ class _Builder:
                 break
             parts.append(nxt.text.strip())
             j += 1
-        self._emit(Block("caption", " ".join(parts)))
+        self._emit(Block("caption", _unwrapped(parts)))
         return j
 
 
@@ -233,9 +285,11 @@ def _heading_like(line: str, typical: int) -> bool:
     return bool(line) and len(line) < 0.6 * typical and not line.endswith(_SENTENCE_END) and line[0].isupper()
 
 
-def _joined(text: str, line: str) -> str:
-    pieces = [text]
-    _join(pieces, line)
+def _unwrapped(lines: list[str]) -> str:
+    """Lines wrapped from one paragraph, joined back into it."""
+    pieces: list[str] = []
+    for line in lines:
+        _join(pieces, line)
     return "".join(pieces)
 
 

@@ -36,6 +36,7 @@ class Line:
     mono: bool = False  # first, middle and last chars in a monospaced font
     bold: bool = False
     x: float = 0.0  # left of the first char, in points from the page's left
+    right: float = 0.0  # left of the last char: where the line stops, for insets from the right
     y: float = 0.0  # its baseline, in points from the page's bottom
     words: list[tuple[float, str]] = field(default_factory=list)  # (x, word) of a mono line's runs of non-spaces
     advance: float = 0.0  # a mono line's width per char
@@ -98,10 +99,11 @@ class _Probe:
         # Most lines are not code: their first char says so, and one call is all they cost.
         mono = mono and self.font((first + last) // 2)[0] and self.font(last)[0]
         x, y = self.origin(first)
+        right = self.origin(last)[0]
         if not mono and "-" in text:
             text = self._unhyphenate(text, start)
         line = Line(text, size=round(pdfium_c.FPDFText_GetFontSize(self.raw, first), 1), mono=mono,
-                    bold=bold, x=x, y=y)
+                    bold=bold, x=x, y=y, right=right)
         if mono:
             # A word's chars stand in consecutive columns: one position per word places them all.
             line.words = [(self.origin(start + m.start())[0], m.group()) for m in _WORD_RE.finditer(text)]
@@ -127,6 +129,7 @@ def _rejoin(lines: list[Line]) -> list[Line]:
         if (prev and prev.size and line.size and not line.mono and not prev.mono and line.text.strip()
                 and abs(line.y - prev.y) < 0.5 and line.x > prev.x):
             prev.text = f"{prev.text.rstrip()} {line.text.lstrip()}"
+            prev.right = line.right
         else:
             out.append(line)
     return out

@@ -13,7 +13,7 @@ from profai.domain import page_label, paragraph_blocks
 
 class BlockOut(BaseModel):
     """A part of a lesson: paragraph, heading (`level` 1 = largest), code (every space kept),
-    list (an item a line) or caption."""
+    list (an item a line), quote or caption."""
 
     kind: str
     text: str

@@ -53,8 +53,8 @@ _BULLET_RE = re.compile(rf"^[{re.escape(LIST_BULLETS)}]\s+")
 
 def lesson_script(title: str, content: str, blocks: list[Any]) -> str:
     """What a lesson sounds like: its title, then its text, with each code listing announced rather
-    than spelled out symbol by symbol (the reader sees it on the page) and a list's items read as
-    sentences."""
+    than spelled out symbol by symbol (the reader sees it on the page), a list's items read as
+    sentences and a quotation announced as one."""
     if not blocks:
         return f"{title}.\n\n{content}"
     parts = [f"{title}."]
@@ -67,6 +67,8 @@ def lesson_script(title: str, content: str, blocks: list[Any]) -> str:
             parts += [_BULLET_RE.sub("", item).rstrip(".;,") + "." for item in text.split("\n")]
         elif kind == "heading":
             parts.append(f"{text.rstrip('.')}.")
+        elif kind == "quote":
+            parts.append(f"Quote: {text} End of quote.")
         else:
             parts.append(text)
     return "\n\n".join(parts)

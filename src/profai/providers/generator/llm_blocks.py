@@ -3,7 +3,8 @@
 The model never sees a code listing: each code block becomes a numbered placeholder that the
 model must keep, once and in order, where the listing belongs. Its prose is then read back into
 paragraph, heading and list blocks, and the original code blocks are put back in place of the
-placeholders, character for character, so no model can change, reflow or invent code."""
+placeholders, character for character, so no model can change, reflow or invent code. A quotation
+is someone's exact words: it passes through the same way."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from profai.domain import Block, LessonDraft, paragraph_blocks
 
 PLACEHOLDER = "[[CODE {}]]"
+VERBATIM_KINDS = ("code", "quote")  # blocks the model never rewrites
 _PLACEHOLDER_RE = re.compile(r"\[\[CODE (\d+)\]\]")
 # What a mangled placeholder or a code listing of the model's own looks like once the exact
 # placeholders are taken out: "[[code", "CODE 3]]", "CODE 3", a markdown code fence. Bare "[["
@@ -27,7 +29,7 @@ class CodedSource:
     """A lesson's text with its code listings replaced by placeholders, and the listings by number."""
 
     text: str
-    codes: tuple[Block, ...]  # codes[n - 1] is the block of PLACEHOLDER n
+    codes: tuple[Block, ...]  # codes[n - 1] is the block (code or quote) of PLACEHOLDER n
     # The source's headings and captions by their casefolded text: a written lesson keeps these
     # (as they were) and no others.
     marked: dict[str, Block]
@@ -40,7 +42,7 @@ def coded_source(lesson: LessonDraft) -> CodedSource:
     codes: list[Block] = []
     marked: dict[str, Block] = {}
     for block in blocks:
-        if block.kind == "code":
+        if block.kind in VERBATIM_KINDS:
             codes.append(block)
             parts.append(PLACEHOLDER.format(len(codes)))
             continue

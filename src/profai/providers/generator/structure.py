@@ -87,8 +87,8 @@ def _continues(previous: Para, kind: str, text: str) -> str | None:
     """What joins a page's first block to the last of the page before, if it goes on from it."""
     if previous.kind == kind == "code":
         return "\n"
-    if previous.kind == kind == "paragraph" and not previous.text.endswith((".", "!", "?", ":")) \
-            and text[:1].islower():
+    if previous.kind == kind and kind in ("paragraph", "quote") \
+            and not previous.text.endswith((".", "!", "?", ":")) and text[:1].islower():
         return " "
     return None
 

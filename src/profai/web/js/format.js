@@ -15,7 +15,7 @@ export function printedPage(course, file, page) {
   return source?.page_labels?.[page - 1] || String(page);
 }
 
-/** The lesson as blocks to show: {kind, level, parts, pagesBefore}. A paragraph's or caption's
+/** The lesson as blocks to show: {kind, level, parts, pagesBefore}. A paragraph's, quote's or caption's
  * parts are text runs and page numbers (a number stands where that page begins); a page that begins
  * inside a listing, list or heading is marked just before it (`pagesBefore`). Offsets count code
  * points, as Python does. The first page is in the lesson's heading. */
@@ -29,7 +29,7 @@ export function lessonBlocks(lesson) {
     const end = start + chars.length;
     const inside = marks.filter(([at]) => at >= start && at < end + 2);
     const entry = { kind: block.kind, level: block.level || 0, text: block.text, parts: [block.text], pagesBefore: [] };
-    if (block.kind === "paragraph" || block.kind === "caption") {
+    if (block.kind === "paragraph" || block.kind === "quote" || block.kind === "caption") {
       const parts = [];
       let cut = 0;
       for (const [at, page] of inside) {

@@ -204,6 +204,7 @@ function showBlock(course, lesson, block) {
     return [...before, h(tag, tag === "ol" ? { start: first[1] } : {},
       items.map((item) => h("li", {}, item.replace(tag === "ol" ? NUMBERED : BULLET, ""))))];
   }
+  if (block.kind === "quote") return [...before, h("blockquote", { class: "quote" }, h("p", {}, runs))];
   return [...before, h("p", block.kind === "caption" ? { class: "caption" } : {}, runs)];
 }
 
