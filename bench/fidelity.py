@@ -42,7 +42,7 @@ from profai.ingest.pdf import read_pdf  # noqa: E402
 from profai.providers.generator import ExtractiveGenerator  # noqa: E402
 from textbook import make_textbook  # noqa: E402
 
-MANUALS = ("R-intro.pdf", "R-exts.pdf", "R-data.pdf", "R-lang.pdf", "R-admin.pdf")
+MANUALS = ("R-intro.pdf", "R-exts.pdf", "R-data.pdf", "R-lang.pdf", "R-admin.pdf", "R-FAQ.pdf", "R-ints.pdf")
 # texinfo's running headers: "Chapter 5: Arrays and matrices 24", "Appendix A: A sample session 80".
 R_HEADER_RE = re.compile(r"(?:^|\n)(?:Chapter \d+|Appendix [A-Z]): [^\n]{3,80}? \d{1,3}(?:\n|$)")
 LEADERS_RE = re.compile(r"(?:\. ?){6,}\d")

@@ -100,6 +100,10 @@ def test_label_detection_needs_a_steady_distance():
     # two pages printed at a distance of 10 from their index, so it is 15.
     assert detect_labels(lines) == [None, "12", "13", "14", "15", "16"]
     assert detect_labels([["no numbers"]] * 5) == [None] * 5
+    # Two pages of front matter printed "i" and "ii" (R-data's): a bare roman numeral is a folio.
+    assert detect_labels([["Title"], ["i", "Contents"], ["ii", "more"], ["text", "1"], ["text", "2"],
+                          ["text", "3"]]) == [None, "i", "ii", "1", "2", "3"]
+    assert detect_labels([["Title"], ["i", "text"], ["text"], ["iv", "text"]]) == [None, None, None, None]
     assert page_labels(["", ""], [["1 Intro"], ["2 More"]]) == [None, None]  # two pages prove nothing
     assert page_labels(["A-1", ""], [[], []]) == ["A-1", None]
 

@@ -13,6 +13,9 @@ _ROMAN_RE = re.compile(r"^[ivxlc]{1,7}$", re.IGNORECASE)
 _ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
 _NEAR = 8  # pages either side in which the same distance must be seen again
 _EDGE_LINES = 2  # lines at the top and at the bottom of a page that may carry its number
+# Pages nearby that must show the same distance: a line that is only a roman numeral is rarely
+# anything but a folio, and front matter is often two pages long (R-data's "i", "ii").
+_SUPPORT = {"arabic": 3, "roman": 2}
 
 Offset = tuple[str, int]  # ("arabic" | "roman", printed number - page index)
 
@@ -36,7 +39,7 @@ def detect_labels(pages_lines: list[list[str]]) -> list[str | None]:
         # The distance seen on most pages nearby (a section number at the top of a page is not).
         support = {o: sum(abs(i - index) <= _NEAR for i in seen[o]) for o in offsets}
         best = max(sorted(support), key=lambda o: support[o], default=None)
-        chosen.append(best if best is not None and support[best] >= 3 else None)
+        chosen.append(best if best is not None and support[best] >= _SUPPORT[best[0]] else None)
     _fill_gaps(chosen)
     return [_label(index + 1, offset) for index, offset in enumerate(chosen)]
 
