@@ -101,3 +101,59 @@ def test_a_quotation_is_announced_and_never_summarised_or_quizzed(course):
     # Someone else's words are neither the lesson's summary nor what its questions are drawn from.
     assert "incidentally" in lesson.content and "incidentally" not in lesson.summary
     assert "incidentally" not in prose_only(lesson.content, lesson.blocks)
+
+
+LISTING = "class Sample:\n    def __init__(self, site):\n        self.site = site\n    def deep(self):\n        return True"
+
+
+def _chapter_with_a_listing_across_pages(path):
+    """A chapter whose opening text comes before its first section (outline: chapter, then two
+    sections), and a listing that a page break cuts after its second line."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    c = canvas.Canvas(str(path), pagesize=A4)
+    top = A4[1] - 72
+    for level, title, key in ((0, "1 Functions", "ch"), (1, "1.1 Classes", "s1")):
+        c.bookmarkPage(key)
+        c.addOutlineEntry(title, key, level=level)
+    c.setFont("Helvetica-Bold", 18)
+    c.drawString(72, top, "1 Functions")
+    c.setFont("Times-Roman", 11)
+    y = top - 30
+    for line in BIOLOGY[0][1][0].split(". "):
+        c.drawString(72, y, line.strip() + ".")
+        y -= 14
+    c.setFont("Helvetica-Bold", 13)
+    c.drawString(72, y - 20, "1.1 Classes")
+    c.setFont("Times-Roman", 11)
+    y = 150
+    for line in BIOLOGY[1][1][0].split(". ")[:3]:
+        c.drawString(72, y, line.strip() + ".")
+        y -= 14
+    lines = LISTING.split("\n")
+    c.setFont("Courier", 10)
+    for n, line in enumerate(lines):
+        if n == 2:  # the page break
+            c.showPage()
+            c.bookmarkPage("s2")
+            c.setFont("Courier", 10)
+            y = top
+        c.drawString(92, y, line)
+        y -= 12
+    c.setFont("Times-Roman", 11)
+    for line in BIOLOGY[2][1][0].split(". ")[:3]:
+        y -= 14
+        c.drawString(72, y, line.strip() + ".")
+    c.addOutlineEntry("1.2 More", "s2", level=1)
+    c.save()
+    return path
+
+
+def test_a_chapters_opening_text_and_a_listing_cut_by_a_page_break_are_kept(tmp_path):
+    doc = read_pdf(_chapter_with_a_listing_across_pages(tmp_path / "cut.pdf"), "cut.pdf")
+    course = ExtractiveGenerator().build_course("Cut", [doc])
+    text = "\n".join(lesson.content for lesson in lessons(course))
+    assert BIOLOGY[0][1][0].split(". ")[1] in text  # the chapter's opening text, above its first section
+    code = [b.text for lesson in lessons(course) for b in lesson.blocks if b.kind == "code"]
+    assert code == [LISTING]  # the lines on the second page keep their indentation

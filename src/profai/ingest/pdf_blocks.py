@@ -37,18 +37,25 @@ class DocStyle:
 
     body_size: float  # 0 when no page has layout (OCR only)
     heading_sizes: tuple[float, ...]  # sizes above the body's, largest first: level 1, 2, ...
+    # How far right of the body text a listing's leftmost line usually starts: a listing that
+    # goes on from the page before may start with indented lines, which keep their indentation.
+    code_inset: float = 0.0
 
     @classmethod
     def of(cls, pages: list[list[Line]]) -> DocStyle:
         sizes: Counter[float] = Counter()
+        insets: Counter[int] = Counter()
         for lines in pages:
             sizes.update(line.size for line in lines if line.size and len(line.text) > 40 and not line.mono)
+            left = _left_edge(lines)
+            insets.update(round(min(line.x for line in run) - left) for run in _mono_runs(lines))
         if not sizes:
             return cls(0.0, ())
         body = sizes.most_common(1)[0][0]
         larger = {line.size for lines in pages for line in lines
                   if line.size >= body * _HEADING_RATIO and len(line.text.strip()) <= _MAX_HEADING_CHARS}
-        return cls(body, tuple(sorted(larger, reverse=True)))
+        inset = insets.most_common(1)[0][0] if insets else 0
+        return cls(body, tuple(sorted(larger, reverse=True)), float(inset))
 
     def heading_level(self, line: Line) -> int:
         """1 (largest) to 4 for a heading line, 0 for any other."""
@@ -61,6 +68,28 @@ class DocStyle:
                 and not text.endswith("."):
             return min(_MAX_LEVEL, len(self.heading_sizes) + 1)
         return 0
+
+
+def _left_edge(lines: list[Line]) -> float:
+    """Where the page's body text starts: the most common left of its prose lines."""
+    xs = Counter(round(line.x) for line in lines if line.size and line.text.strip() and not line.mono)
+    return xs.most_common(1)[0][0] if xs else 0
+
+
+def _mono_runs(lines: list[Line]) -> list[list[Line]]:
+    """The page's runs of monospaced lines (blank lines inside a run belong to it)."""
+    runs: list[list[Line]] = []
+    current: list[Line] = []
+    for line in lines:
+        if line.mono:
+            current.append(line)
+        elif line.text.strip():
+            if current:
+                runs.append(current)
+            current = []
+    if current:
+        runs.append(current)
+    return [run for run in runs if run[0].size]
 
 
 def _alpha(text: str) -> bool:
@@ -92,8 +121,7 @@ class _Builder:
         self.style = style
         prose = [line for line in lines if line.text.strip() and not line.mono]
         self.typical = _typical([line.text for line in prose])
-        xs = Counter(round(line.x) for line in prose if line.size)
-        self.left = xs.most_common(1)[0][0] if xs else 0
+        self.left = _left_edge(lines)
         # The right margin: where the longest line of body text stops (ragged text reaches it
         # now and then, justified text on every full line).
         self.right = max((line.right for line in prose if line.size and abs(line.size - style.body_size) <= 0.5),
@@ -141,7 +169,11 @@ class _Builder:
             j += 1
         while j > i and not self.lines[j - 1].text.strip():
             j -= 1
-        self._emit(Block("code", code_text(run)))
+        # A listing at the top of the page may go on from the page before: its columns count from
+        # where the document's listings start, so lines indented there stay indented.
+        first = not self.blocks and not any(self.prose)
+        left = self.left + self.style.code_inset if first and run[0].size else None
+        self._emit(Block("code", code_text(run, left)))
         return j
 
     def _heading(self, i: int, level: int) -> int:
@@ -222,16 +254,18 @@ class _Builder:
 
     def _quotation(self, i: int, end: int) -> bool:
         """Lines i to end are two or more lines of sentences in the body's type (or smaller), set
-        in alike from both margins (the last line may stop short). Set in from the left only is a
-        definition's description; a table's lines neither stop alike nor end a sentence; lines set
-        in between code lines are a listing's comments in a roman face."""
+        in from both margins alike: no line goes past the right inset, and the longest reaches it
+        (ragged text stops short of it now and then; the last line may stop anywhere). Set in from
+        the left only is a definition's description; a table's lines neither stop alike nor end
+        a sentence; lines set in between code lines are a listing's comments in a roman face."""
         run = self.lines[i:end]
         if len(run) < 2 or not run[-1].text.rstrip().endswith(_SENTENCE_END) \
                 or any(line.size > self.style.body_size + 0.5 for line in run) \
                 or self._mono_at(i - 1, -1) or self._mono_at(end, 1):
             return False
         left = run[1].x - self.left
-        return all(left - 10 <= self.right - line.right <= 2 * left + 10 for line in run[:-1])
+        insets = [self.right - line.right for line in run[:-1]]
+        return min(insets) >= left - 10 and min(insets) <= 2 * left + 10
 
     def _mono_at(self, i: int, step: int) -> bool:
         """Whether the first non-blank line from i on (going by `step`) is code."""

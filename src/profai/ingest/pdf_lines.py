@@ -135,13 +135,15 @@ def _rejoin(lines: list[Line]) -> list[Line]:
     return out
 
 
-def code_text(lines: list[Line]) -> str:
-    """Monospaced lines as printed: each glyph at its column, counted from the leftmost glyph of
-    the block in steps of the font's advance, so indentation and alignment survive."""
+def code_text(lines: list[Line], left: float | None = None) -> str:
+    """Monospaced lines as printed: each glyph at its column, counted in steps of the font's
+    advance from the leftmost glyph of the block (or from `left`, where listings start, if that is
+    further left), so indentation and alignment survive."""
     advance = _advance(lines)
     if not advance:
         return "\n".join(line.text.strip() for line in lines)
-    left = min(x for line in lines for x, _ in line.words[:1])
+    leftmost = min(x for line in lines for x, _ in line.words[:1])
+    left = leftmost if left is None else min(left, leftmost)
     rows = []
     for line in lines:
         row = ""

@@ -192,9 +192,14 @@ def _plans_from_markers(paras: list[Para], markers: list[Marker], keep_front: bo
         plans.append(ModulePlan(None, [Section(None, paras[: bounds[0].index])]))
     for j, bound in enumerate(bounds):
         end = bounds[j + 1].index if j + 1 < len(bounds) else len(paras)
-        if bound.level < level or _SKIP_TITLE_RE.match(bound.title):
+        if _SKIP_TITLE_RE.match(bound.title):
             continue
         start = bound.index + bound.consumed
+        if bound.level < level:
+            # A chapter's own opening text, above its first module-level heading: kept as a
+            # lesson of its own (a module too small to teach is folded into a neighbour later).
+            plans.append(ModulePlan(bound.title, [Section(bound.title, paras[start:end])]))
+            continue
         plans.append(ModulePlan(bound.title, tree.sections(bound.title, start, end, level + 1)))
     return plans if any(s.paras for plan in plans for s in plan.sections) else []
 
