@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip -q --disable-pip-version-check
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps run stack test lint bench bench-ingest bench-upload bench-scale bench-csv bench-retrieval bench-chat bench-audio worker flower clean
+.PHONY: setup system-deps run stack test lint bench bench-ingest bench-upload bench-scale bench-load bench-csv bench-retrieval bench-chat bench-audio worker flower clean
 
 setup: $(STAMP)
 
@@ -52,7 +52,7 @@ lint: setup
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 
-bench: bench-ingest bench-upload bench-scale bench-csv bench-retrieval bench-chat bench-audio
+bench: bench-ingest bench-upload bench-scale bench-load bench-csv bench-retrieval bench-chat bench-audio
 
 bench-ingest: setup system-deps
 	$(PY) bench/ingest_pdf.py
@@ -64,6 +64,13 @@ bench-upload: setup system-deps
 bench-scale: setup system-deps
 	command -v wrk >/dev/null || apt-get install -y -qq wrk
 	$(PY) bench/scale.py
+
+# Locust through nginx on the stack of `make stack` (own ports and database): students and teachers
+# for 2 minutes, steady and with a worker killed (LOAD_ARGS="--duration 60" and so on). Locust is
+# not in requirements.lock: bench/requirements-load.txt pins it and what it adds.
+bench-load: setup system-deps
+	$(PIP) install -c requirements.lock -r bench/requirements-load.txt
+	$(PY) bench/load.py $(LOAD_ARGS)
 
 bench-csv: setup system-deps
 	$(PY) bench/ingest_csv.py
