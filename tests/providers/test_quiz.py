@@ -262,3 +262,35 @@ def test_a_course_is_read_once_for_all_its_quizzes(r_lessons):
     assert (course_material.cache_info().misses, course_material.cache_info().hits) == (1, 1)
     make_questions(r_lessons[:3], 5, "easy", random.Random(1))  # other lessons, another course
     assert course_material.cache_info().misses == 2
+
+
+def test_concurrent_first_quizzes_read_the_course_once():
+    """A class's first quizzes arrive together: one thread computes the course's material, the
+    others wait for it instead of each reading the course again."""
+    import threading
+    import time
+
+    from profai.providers.generator.once_cache import once_cache
+
+    calls = []
+
+    @once_cache(maxsize=4)
+    def slow(key: str) -> str:
+        calls.append(key)
+        time.sleep(0.2)
+        return key.upper()
+
+    start = threading.Barrier(6)
+    results: list[str] = []
+
+    def ask(key: str) -> None:
+        start.wait()
+        results.append(slow(key))
+
+    threads = [threading.Thread(target=ask, args=(k,)) for k in ["a"] * 5 + ["b"]]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(calls) == ["a", "b"] and sorted(results) == ["A"] * 5 + ["B"]
+    assert slow.cache_info().hits == 4

@@ -18,13 +18,13 @@ import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
 
 from profai.domain import page_label
 from profai.providers.generator.base import EmbedFn
+from profai.providers.generator.once_cache import once_cache
 from profai.providers.generator.quiz_neighbours import SHORTLIST, Neighbours, term_vectors
 from profai.providers.generator.quiz_sentences import (
     Definition,
@@ -125,7 +125,7 @@ class CourseMaterial:
     text: str  # the whole course, lowercased, whitespace squashed
 
 
-@lru_cache(maxsize=16)
+@once_cache(maxsize=16)
 def course_material(lessons: tuple[tuple[str, tuple[str, ...]], ...]) -> CourseMaterial:
     """From each lesson's (content, key terms). Kept for the last few courses: it reads the whole
     course (~0.5 s for R-intro) and every quiz of that course needs the same material."""

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
 
 from profai.providers.generator.base import EmbedFn
+from profai.providers.generator.once_cache import once_cache
 from profai.providers.generator.quiz_terms import Term, related
 
 NEAR_DUPLICATE = 0.9
@@ -22,7 +22,7 @@ SHORTLIST = 4  # the seed picks among about this many best candidates, for varie
 SHAPE_WEIGHT = 0.1  # a same-shaped term (word count, plural) fits the sentence, so does not stand out
 
 
-@lru_cache(maxsize=8)
+@once_cache(maxsize=8)
 def term_vectors(embed: EmbedFn, surfaces: tuple[str, ...]) -> NDArray[np.float32]:
     """One unit vector per term, embedded in one batch. Kept for the last few courses: every quiz
     of a course needs the same vectors (~0.7 s for R-intro's ~350 terms on 2 cores)."""
