@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip -q --disable-pip-version-check
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps run stack test lint bench bench-ingest bench-upload bench-scale bench-load bench-csv bench-retrieval bench-chat bench-audio worker flower clean
+.PHONY: setup system-deps run stack test lint bench bench-ingest bench-upload bench-scale bench-load bench-chaos bench-csv bench-retrieval bench-chat bench-audio worker flower clean
 
 setup: $(STAMP)
 
@@ -52,7 +52,7 @@ lint: setup
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 
-bench: bench-ingest bench-upload bench-scale bench-load bench-csv bench-retrieval bench-chat bench-audio
+bench: bench-ingest bench-upload bench-scale bench-load bench-chaos bench-csv bench-retrieval bench-chat bench-audio
 
 bench-ingest: setup system-deps
 	$(PY) bench/ingest_pdf.py
@@ -71,6 +71,12 @@ bench-scale: setup system-deps
 bench-load: setup system-deps
 	$(PIP) install -c requirements.lock -r bench/requirements-load.txt
 	$(PY) bench/load.py $(LOAD_ARGS)
+
+# The stack of `make stack` on its own ports, database and Redis, 100 PDF and CSV jobs while worker
+# children and whole workers are killed, Redis restarted and PostgreSQL's connections dropped
+# (about 10 minutes; CHAOS_ARGS="--no-faults" runs the same jobs without faults, the baseline).
+bench-chaos: setup system-deps
+	$(PY) bench/chaos.py $(CHAOS_ARGS)
 
 bench-csv: setup system-deps
 	$(PY) bench/ingest_csv.py

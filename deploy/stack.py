@@ -7,7 +7,9 @@ PostgreSQL and Redis are the machine's own (127.0.0.1:5432 with trust auth for `
 127.0.0.1:6379); the database is created if missing. Everything else is started here and run by
 honcho's process manager, which prefixes each line of output with its process's name. Once nginx
 answers and the api is ready the URL is printed; Ctrl-C (or any process exiting) stops them all:
-SIGTERM to each process group, SIGKILL to whatever is left 5 s later.
+SIGTERM to each process group, SIGKILL to whatever is left 5 s later. With --restart-workers a
+worker that exits (killed, out of memory) is started again a second later, as systemd or
+Kubernetes would, instead of stopping the stack (bench/chaos.py kills them on purpose).
 
     .venv/bin/python deploy/stack.py [--port 8080] [--api-ports 5101,5102] [--chroma-port 8100]
 """
@@ -44,6 +46,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--chroma-port", type=int, default=8100)
     p.add_argument("--workers", type=int, default=2, help="Celery worker processes")
     p.add_argument("--concurrency", type=int, default=1, help="job processes in each worker")
+    p.add_argument("--restart-workers", action="store_true",
+                   help="start a worker that exits again instead of stopping everything")
     p.add_argument("--data-dir", type=Path, default=ROOT / "data" / "stack",
                    help="uploads, the Chroma server's files, nginx's config and logs")
     p.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432",
@@ -99,7 +103,10 @@ def processes(args: argparse.Namespace, api_ports: list[int], conf: Path) -> dic
     for n, port in enumerate(api_ports, start=1):
         procs[f"api{n}"] = [*profai, "serve", "--host", "127.0.0.1", "--port", str(port)]
     for n in range(1, args.workers + 1):  # each names itself uniquely (profai.worker.main)
-        procs[f"worker{n}"] = [*profai, "worker", "--concurrency", str(args.concurrency)]
+        worker = [*profai, "worker", "--concurrency", str(args.concurrency)]
+        # A shell loop is the supervisor: honcho's SIGTERM to the process group stops it and the worker.
+        procs[f"worker{n}"] = (["sh", "-c", f"while :; do {shlex.join(worker)}; sleep 1; done"]
+                               if args.restart_workers else worker)
     procs["nginx"] = [nginx, "-c", str(conf), "-g", "daemon off;"]
     return procs
 
