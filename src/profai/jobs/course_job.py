@@ -17,6 +17,7 @@ from profai.jobs.handle import JobHandle
 from profai.jobs.registry import JobKind, register
 from profai.pipelines.pdf_to_course import DraftedCourse, PdfFile, course_collection, draft_course, index_passages
 from profai.pipelines.progress import Stage
+from profai.stores.page_images import page_images
 
 KIND = "course"
 READING, INDEXING = "reading", "indexing"
@@ -89,6 +90,7 @@ def cleanup(job_id: str, payload: dict[str, Any], deps: JobDeps) -> None:
             courses_repo.delete_course(session, course)
     for f in payload.get("files", []):
         deps.blobs.delete(f["key"])
+        page_images(deps.settings.data_dir).forget(f["key"])  # pages a reader saw before the job failed
 
 
 register(KIND, JobKind(run=run, cleanup=cleanup))

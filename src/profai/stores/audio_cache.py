@@ -7,11 +7,12 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import NamedTuple, Protocol
+
+from profai.stores.files import write_atomic
 
 _EXTENSIONS = {"audio/mpeg": ".mp3"}  # anything else is WAV
 
@@ -86,9 +87,9 @@ class AudioCache:
                 return hit
             audio = self.speech.synthesize(text, language, resolved)
             path = record.with_suffix(_EXTENSIONS.get(audio.media_type, ".wav"))
-            _write_atomic(path, audio.data)
+            write_atomic(path, audio.data)
             meta = {"file": path.name, "media_type": audio.media_type, "seconds": audio.seconds}
-            _write_atomic(record, json.dumps(meta).encode())
+            write_atomic(record, json.dumps(meta).encode())
         self.evict()
         return CachedAudio(path, audio.media_type, audio.seconds)
 
@@ -133,16 +134,3 @@ def _load(record: Path) -> CachedAudio | None:
     with contextlib.suppress(OSError):
         os.utime(record)
     return CachedAudio(path, meta["media_type"], meta["seconds"])
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same directory, then rename over `path` (atomic on POSIX)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
