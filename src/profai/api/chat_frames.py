@@ -18,8 +18,9 @@ MAX_FRAME = 16_384  # a 2,000-character question with room to spare
 # Each field and the types it may have; anything else in a message is refused.
 FIELDS: dict[str, tuple[type, ...]] = {
     "course_id": (int,), "question": (str,), "session_id": (str, type(None)), "audio": (bool,),
-    "language": (str, type(None)), "voice": (str, type(None)),
+    "language": (str, type(None)), "voice": (str, type(None)), "lesson_id": (int, type(None)),
 }
+STOP = {"type": "stop"}  # the one control message: stop the answer being streamed
 MAX_TEXT = {"session_id": 64, "language": 35, "voice": 100}
 
 
@@ -50,7 +51,20 @@ def parse_message(frame: Message) -> dict[str, Any]:
             raise InvalidInput(f"{key} contains a NUL character", code="invalid_field")
     if not 0 < message["course_id"] <= MAX_ID:
         raise InvalidInput("course_id must be a course's number", code="invalid_field")
+    if message.get("lesson_id") is not None and not 0 < message["lesson_id"] <= MAX_ID:
+        raise InvalidInput("lesson_id must be a lesson's number", code="invalid_field")
     return message
+
+
+def is_stop(frame: Message) -> bool:
+    """Whether the frame is the stop message (checked before parse_message, which it would fail)."""
+    text = frame.get("text")
+    if text is None or len(text) > 64:
+        return False
+    try:
+        return bool(json.loads(text) == STOP)
+    except ValueError:
+        return False
 
 
 class SocketCounts:

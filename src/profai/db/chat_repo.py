@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
 from profai.db.models import ChatMessage, ChatSession
@@ -30,4 +32,55 @@ def recent_turns(session: Session, session_id: str, limit: int = 6) -> list[Chat
 
 def add_message(session: Session, session_id: str, role: str, content: str, sources: list[Any] | None = None) -> None:
     session.add(ChatMessage(session_id=session_id, role=role, content=content, sources=sources or []))
+    session.flush()
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """A conversation as a list shows it: its first question, last message time and size."""
+
+    id: str
+    created_at: datetime
+    updated_at: datetime
+    first_question: str
+    messages: int
+
+
+def _owned_by(user_id: int | None) -> ColumnElement[bool]:
+    # The API_KEY admin and the CLI have no account: their sessions are those without an owner.
+    return ChatSession.user_id == user_id if user_id is not None else ChatSession.user_id.is_(None)
+
+
+def sessions_of(session: Session, course_id: int, user_id: int | None, *, limit: int, offset: int = 0
+                ) -> tuple[list[SessionSummary], int]:
+    """One person's conversations with a course that hold a message, latest first, and how many."""
+    stats = (select(ChatMessage.session_id, func.count().label("n"), func.max(ChatMessage.created_at).label("last"),
+                    func.min(ChatMessage.id).label("first_id"))
+             .group_by(ChatMessage.session_id).subquery())
+    first = ChatMessage.__table__.alias("first_message")
+    scope = (ChatSession.course_id == course_id, _owned_by(user_id))
+    q = (select(ChatSession.id, ChatSession.created_at, stats.c.last, first.c.content, stats.c.n)
+         .join(stats, stats.c.session_id == ChatSession.id).join(first, first.c.id == stats.c.first_id)
+         .where(*scope).order_by(stats.c.last.desc(), ChatSession.id).limit(limit).offset(offset))
+    rows = [SessionSummary(*row) for row in session.execute(q)]
+    total = session.scalar(select(func.count()).select_from(ChatSession)
+                           .where(*scope, ChatSession.id.in_(select(stats.c.session_id)))) or 0
+    return rows, total
+
+
+def first_question(session: Session, session_id: str) -> str:
+    """The conversation's first question (its title), however long it has grown."""
+    q = (select(ChatMessage.content).where(ChatMessage.session_id == session_id, ChatMessage.role == "user")
+         .order_by(ChatMessage.id).limit(1))
+    return session.scalar(q) or ""
+
+
+def messages(session: Session, session_id: str, limit: int) -> list[ChatMessage]:
+    """The last `limit` messages of a conversation, oldest first."""
+    return recent_turns(session, session_id, limit)
+
+
+def delete_session(session: Session, session_id: str) -> None:
+    session.execute(delete(ChatMessage).where(ChatMessage.session_id == session_id))
+    session.execute(delete(ChatSession).where(ChatSession.id == session_id))
     session.flush()

@@ -185,7 +185,8 @@ class ChatSession(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Whose conversation it is; only they (and admins) can read or continue it.
+    # Whose conversation it is; only they can read, continue or delete it (admins neither: a
+    # student's questions are theirs, and one rule covers reading and continuing).
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True,
                                                 default=None)
 
@@ -280,3 +281,14 @@ class Enrollment(Base):
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LessonProgress(Base):
+    """A lesson someone marked done; gone with the lesson (a rebuilt course starts afresh)."""
+
+    __tablename__ = "lesson_progress"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), primary_key=True,
+                                           index=True)
+    done_at: Mapped[datetime] = mapped_column(default=utcnow)

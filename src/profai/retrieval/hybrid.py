@@ -6,7 +6,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from profai.domain import Passage
 from profai.retrieval.bm25 import BM25Index
@@ -24,6 +24,25 @@ KEYWORD_WEIGHT = 0.5
 CACHE_COURSES = 4
 
 
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Pages of one source file: a search within it keeps passages that overlap them (a lesson's)."""
+
+    source_file: str
+    page_start: int
+    page_end: int
+
+    def where(self) -> dict[str, Any]:
+        """The vector store's metadata filter (stores.vectors.build_where joins the keys with $and)."""
+        return {"source_file": self.source_file, "page_start": {"$lte": self.page_end},
+                "page_end": {"$gte": self.page_start}}
+
+    def holds(self, metadata: dict[str, Any]) -> bool:
+        start = int(metadata.get("page_start", 0))
+        end = int(metadata.get("page_end", start))
+        return metadata.get("source_file") == self.source_file and start <= self.page_end and end >= self.page_start
 
 
 @dataclass(frozen=True)
@@ -69,8 +88,10 @@ class HybridRetriever:
         self._cache: OrderedDict[str, _Corpus] = OrderedDict()
         self._lock = threading.Lock()
 
-    def search(self, collection: str, query: str, top_k: int = 5, mode: Mode = "hybrid") -> list[Passage]:
-        """The top_k passages of `collection` for `query`, best first; [] for a missing collection."""
+    def search(self, collection: str, query: str, top_k: int = 5, mode: Mode = "hybrid",
+               within: Scope | None = None) -> list[Passage]:
+        """The top_k passages of `collection` for `query`, best first; [] for a missing collection.
+        `within` keeps only the passages on those pages."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         if top_k < 1 or not query.strip():
@@ -83,9 +104,14 @@ class HybridRetriever:
             corpus = self.corpus(collection)
             if corpus is None:
                 return []
-            keyword_hits = corpus.index.search(query, depth)
+            if within is None:
+                keyword_hits = corpus.index.search(query, depth)
+            else:  # every positive score, then the scope's: a lesson's passages may rank low course-wide
+                keyword_hits = [(i, sc) for i, sc in corpus.index.search(query, corpus.count)
+                                if within.holds(corpus.hits[i].metadata)][:depth]
         if mode in ("hybrid", "vector"):
-            vector_hits = self.vectors.query(collection, self.embed_query(query), top_k=depth)
+            vector_hits = self.vectors.query(collection, self.embed_query(query), top_k=depth,
+                                             where=within.where() if within else None)
 
         by_id = {h.id: h for h in vector_hits}
         cosine = {h.id: h.score for h in vector_hits}

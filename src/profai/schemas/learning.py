@@ -21,6 +21,8 @@ class ChatIn(RequestModel):
     course_id: Annotated[int, Field(ge=1, lt=INT32_END), WHOLE]
     question: str = Field(json_schema_extra={"maxLength": MAX_QUESTION_CHARS, "pattern": NOT_BLANK})
     session_id: str | None = Field(None, max_length=64)
+    lesson_id: Annotated[int, Field(ge=1, lt=INT32_END), WHOLE] | None = Field(
+        None, description="Answer from this lesson's pages only (a lesson of the course)")
 
 
 class Source(BaseModel):

@@ -3,19 +3,20 @@ conversation so that follow-up questions make sense."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from profai.db import chat_repo, jobs_repo
+from profai.db import chat_repo, courses_repo, jobs_repo
 from profai.db.engine import session_scope
 from profai.db.models import ChatMessage, Course
 from profai.domain import MAX_ID, ChatAnswer, Passage, Principal, Turn, page_label
 from profai.errors import Conflict, InvalidInput, NotFound
 from profai.providers.generator.answer import expand_query
 from profai.providers.generator.base import final_answer
+from profai.retrieval.hybrid import Scope
 from profai.services import access
 from profai.services.deps import HasGenerator, HasRetriever, HasSessions
 
@@ -48,12 +49,19 @@ class Prepared:
     page_labels: dict[str, list[str | None]] = field(default_factory=dict)  # file -> printed page numbers
 
 
-def prepare(ctx: ChatDeps, who: Principal, course_id: Any, question: str | None, session_id: str | None = None
-            ) -> Prepared:
-    """Validate, open or continue the caller's session, and retrieve passages for the question."""
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
+def prepare(ctx: ChatDeps, who: Principal, course_id: Any, question: str | None, session_id: str | None = None,
+            lesson_id: Any = None) -> Prepared:
+    """Validate, open or continue the caller's session, and retrieve passages for the question:
+    from the whole course, or from one lesson's pages when `lesson_id` is given."""
     question = clean_question(question)
-    if not isinstance(course_id, int) or isinstance(course_id, bool) or not 0 < course_id <= MAX_ID:
+    if not _is_id(course_id):
         raise InvalidInput("course_id must be a course's number", code="missing_course_id")
+    if lesson_id is not None and not _is_id(lesson_id):
+        raise InvalidInput("lesson_id must be the number of a lesson of the course", code="invalid_lesson_id")
     if session_id is not None and (not isinstance(session_id, str) or len(session_id) > 64):
         raise InvalidInput("session_id must be the id of one of your chat sessions", code="invalid_session_id")
     with session_scope(ctx.sessions) as session:
@@ -62,6 +70,12 @@ def prepare(ctx: ChatDeps, who: Principal, course_id: Any, question: str | None,
             raise still_indexing(session, course)
         collection = course.collection
         labels = course.page_labels()
+        scope = None
+        if lesson_id is not None:
+            lesson = courses_repo.get_lesson(session, course_id, lesson_id)
+            if lesson is None:
+                raise NotFound(f"Lesson {lesson_id} not found in course {course_id}", code="lesson_not_found")
+            scope = Scope(lesson.source_file, lesson.page_start, lesson.page_end)
         if session_id:
             chat = chat_repo.get_session(session, session_id)
             if chat is None or chat.course_id != course_id or chat.user_id != who.user_id:
@@ -71,7 +85,7 @@ def prepare(ctx: ChatDeps, who: Principal, course_id: Any, question: str | None,
         else:
             session_id, history = chat_repo.create_session(session, course_id, who.user_id).id, []
     query = expand_query(question, history)
-    passages = ctx.retriever.search(collection, query, top_k=TOP_K) if collection else []
+    passages = ctx.retriever.search(collection, query, top_k=TOP_K, within=scope) if collection else []
     return Prepared(question, session_id, history, passages, labels)
 
 
@@ -95,7 +109,7 @@ def _turns(messages: Sequence[ChatMessage]) -> list[Turn]:
     return turns
 
 
-def stream(ctx: ChatDeps, prepared: Prepared) -> Iterator[str | ChatAnswer]:
+def stream(ctx: ChatDeps, prepared: Prepared) -> Generator[str | ChatAnswer]:
     """The answer's text pieces, then the ChatAnswer; the exchange is saved at the end."""
     answer = None
     for piece in ctx.generator.stream_answer(prepared.question, prepared.passages, prepared.history):
@@ -103,15 +117,19 @@ def stream(ctx: ChatDeps, prepared: Prepared) -> Iterator[str | ChatAnswer]:
             answer = piece
         yield piece
     assert answer is not None
+    save(ctx, prepared, answer.text, sources(answer, prepared))
+
+
+def save(ctx: HasSessions, prepared: Prepared, answer: str, cited: list[dict[str, Any]]) -> None:
+    """Keep the exchange: the question and the answer (as far as it went, when it was stopped)."""
     with session_scope(ctx.sessions) as session:
         chat_repo.add_message(session, prepared.session_id, "user", prepared.question)
-        chat_repo.add_message(session, prepared.session_id, "assistant", answer.text,
-                              sources(answer, prepared))
+        chat_repo.add_message(session, prepared.session_id, "assistant", answer, cited)
 
 
-def ask(ctx: ChatDeps, who: Principal, course_id: Any, question: str | None, session_id: str | None = None
-        ) -> tuple[Prepared, ChatAnswer]:
-    prepared = prepare(ctx, who, course_id, question, session_id)
+def ask(ctx: ChatDeps, who: Principal, course_id: Any, question: str | None, session_id: str | None = None,
+        lesson_id: Any = None) -> tuple[Prepared, ChatAnswer]:
+    prepared = prepare(ctx, who, course_id, question, session_id, lesson_id)
     return prepared, final_answer(stream(ctx, prepared))
 
 

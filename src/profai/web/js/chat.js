@@ -1,17 +1,23 @@
 // Ask the course: one conversation per course, answers streamed over the WebSocket with an HTTP
-// fallback, each with the pages it cites.
+// fallback, each with the pages it cites. Past conversations are listed (chat_history.js) and
+// reopened; a question can be narrowed to one lesson; a streaming answer can be stopped.
 
 import { api, openSocket } from "./api.js";
 import { $, h } from "./dom.js";
 import { pagesLabel } from "./format.js";
-import { state } from "./state.js";
+import { showHistory } from "./chat_history.js";
+import { citeButton, linkMarkers } from "./source_view.js";
+import { routes, state } from "./state.js";
 
-const chats = new Map();  // course id -> {sessionId, ws, log, busy, onframe, onclose}
+const STOP_GRACE_MS = 3000;  // a stop not answered by then closes the socket instead
+
+// course id -> {sessionId, lesson: {id, title} | null, ws, log, busy, stop, onframe, onclose}
+const chats = new Map();
 
 function chatFor(courseId) {
   if (!chats.has(courseId)) {
     chats.set(courseId, {
-      courseId, sessionId: null, ws: null, busy: false, onframe: null, onclose: null,
+      courseId, sessionId: null, lesson: null, ws: null, busy: false, stop: null, onframe: null, onclose: null,
       // Focusable, so the scrolling conversation can be scrolled from the keyboard too.
       log: h("ol", { class: "chat-log", "aria-label": "Conversation", tabindex: 0 }),
     });
@@ -27,7 +33,81 @@ export function showChat(course) {
     chat.log.append(h("li", { class: "chat-empty muted" },
       "Ask anything about the course, for example “What is the main idea of the first lesson?”"));
   }
+  showScope(chat);
   setChatBusy(chat.busy);
+  showHistory(course, chat.sessionId, historyHandlers(course));
+}
+
+function historyHandlers(course) {
+  return {
+    open: (sessionId) => reopen(course, sessionId),
+    deleted: (sessionId) => {
+      const chat = chatFor(course.id);
+      if (chat.sessionId === sessionId && !chat.busy) {
+        chat.sessionId = null;
+        chat.log.replaceChildren();
+      }
+      if (state.course === course) showChat(course);
+    },
+  };
+}
+
+/** "Ask about this lesson": the next questions are answered from that lesson's pages only. */
+export function askAboutLesson(lessonId) {
+  const course = state.course;
+  const lesson = course?.modules.flatMap((m) => m.lessons).find((l) => l.id === Number(lessonId));
+  if (!lesson) return;
+  const chat = chatFor(course.id);
+  if (!chat.busy) {
+    chat.sessionId = null;
+    chat.log.replaceChildren();
+  }
+  chat.lesson = { id: lesson.id, title: lesson.title };
+  if (location.hash !== routes.chat(course.id)) location.hash = routes.chat(course.id);
+  else showChat(course);
+  $("chat-input").focus();
+}
+
+function showScope(chat) {
+  const box = $("chat-scope");
+  box.hidden = !chat.lesson;
+  $("chat-scope-title").textContent = chat.lesson?.title || "";
+  $("chat-input").placeholder = chat.lesson ? `Ask about “${chat.lesson.title}”…` : "Ask a question about this course…";
+}
+
+export function wholeCourse() {
+  const chat = chatFor(state.course.id);
+  chat.lesson = null;
+  showScope(chat);
+  $("chat-input").focus();
+}
+
+/** Reopen a past conversation: its exchanges in the log, follow-ups continue it. */
+async function reopen(course, sessionId) {
+  const chat = chatFor(course.id);
+  if (chat.busy) return;
+  $("chat-status").textContent = "Opening the conversation…";
+  try {
+    const data = await api(`/api/chats/${encodeURIComponent(sessionId)}`);
+    if (state.course !== course || chat.busy) return;
+    chat.sessionId = data.session_id;
+    chat.log.replaceChildren();
+    let question = null;
+    for (const m of data.messages) {
+      if (m.role === "user") { question = m.content; continue; }
+      const turn = addTurn(chat, question ?? "");
+      turn.append(m.content);
+      turn.sources(m.sources);
+      turn.finish({ answer: m.content });
+      question = null;
+    }
+    showChat(course);
+    $("chat-status").textContent = "Conversation opened.";
+    $("chat-input").focus();
+  } catch (err) {
+    $("chat-status").textContent = `Could not open the conversation: ${err.message}`;
+    showHistory(course, chat.sessionId, historyHandlers(course), err.message);
+  }
 }
 
 /** Ask is enabled unless the open course's chat is answering or the course is still being indexed. */
@@ -38,6 +118,8 @@ export function refreshAsk() {
 function setChatBusy(busy) {
   $("chat-send").disabled = busy || state.course?.search_ready === false;
   $("chat-send").textContent = busy ? "Answering…" : "Ask";
+  const chat = state.course ? chatFor(state.course.id) : null;
+  $("chat-stop").hidden = !(busy && chat?.stop);
 }
 
 export function newConversation() {
@@ -47,6 +129,12 @@ export function newConversation() {
   chat.log.replaceChildren();
   showChat(state.course);
   $("chat-input").focus();
+}
+
+/** Stop the answer being streamed: the server ends it and keeps what was said. */
+export function stopAnswer() {
+  const chat = state.course ? chatFor(state.course.id) : null;
+  chat?.stop?.();
 }
 
 export async function submitQuestion(event) {
@@ -72,8 +160,13 @@ export async function submitQuestion(event) {
     turn.fail(err.message);
   } finally {
     chat.busy = false;
-    if (state.course?.id === chat.courseId) setChatBusy(false);
-    $("chat-status").textContent = turn.el.dataset.state === "error" ? "The question failed." : "Answer ready.";
+    chat.stop = null;
+    if (state.course?.id === chat.courseId) {
+      setChatBusy(false);
+      showHistory(state.course, chat.sessionId, historyHandlers(state.course));
+    }
+    $("chat-status").textContent = { error: "The question failed.", stopped: "Answer stopped." }[turn.el.dataset.state]
+      || "Answer ready.";
   }
 }
 
@@ -108,6 +201,14 @@ function addTurn(chat, question) {
       }
       el.dataset.state = "done";
       el.removeAttribute("aria-busy");
+      linkMarkers(el);  // [n] in the answer opens source n
+      stick();
+    },
+    stopped(answer) {
+      if (answer != null && text.textContent.trim() !== answer.trim()) text.textContent = answer;
+      meta.append(h("p", { class: "note" }, "Stopped."));
+      el.dataset.state = "stopped";
+      el.removeAttribute("aria-busy");
       stick();
     },
     fail(message, code) {
@@ -125,7 +226,7 @@ function citations(sources) {
     h("h3", {}, "Sources"),
     h("ol", { class: "citations" }, sources.map((s) =>
       h("li", { class: "citation", value: s.number }, // the answer's [n] markers use these numbers
-        h("span", { class: "cite-ref" }, pagesLabel(s.file, s.page, s.page_end, state.course)),
+        citeButton(s, pagesLabel(s.file, s.page, s.page_end, state.course)),  // opens the page it cites
         s.quote ? h("blockquote", {}, s.quote) : null))));
 }
 
@@ -133,7 +234,8 @@ async function streamAnswer(chat, question, turn) {
   const ws = await openSocket(chat);
   await new Promise((resolve, reject) => {
     let heard = false;
-    const done = (fn, arg) => { chat.onframe = null; chat.onclose = null; fn(arg); };
+    let finished = false;
+    const done = (fn, arg) => { finished = true; chat.onframe = null; chat.onclose = null; fn(arg); };
     chat.onframe = (frame) => {
       heard = true;
       switch (frame.type) {
@@ -145,6 +247,11 @@ async function streamAnswer(chat, question, turn) {
           turn.finish(frame);
           done(resolve);
           break;
+        case "stopped":
+          chat.sessionId = frame.session_id || chat.sessionId;
+          turn.stopped(frame.answer);
+          done(resolve);
+          break;
         case "error":
           turn.fail(frame.message, frame.code);
           done(resolve);
@@ -152,18 +259,37 @@ async function streamAnswer(chat, question, turn) {
         default: break;  // frame types added later are ignored
       }
     };
-    chat.onclose = () => done(reject, heard
-      ? new Error("The connection closed before the answer was complete.")
-      : Object.assign(new Error("The chat connection closed."), { fallback: true }));
-    const message = { course_id: chat.courseId, question };
-    if (chat.sessionId) message.session_id = chat.sessionId;
-    ws.send(JSON.stringify(message));
+    let stopping = false;
+    chat.onclose = () => {
+      if (stopping) { turn.stopped(null); done(resolve); return; }  // closed by the Stop button
+      done(reject, heard
+        ? new Error("The connection closed before the answer was complete.")
+        : Object.assign(new Error("The chat connection closed."), { fallback: true }));
+    };
+    chat.stop = () => {
+      if (stopping) return;
+      stopping = true;
+      $("chat-stop").hidden = true;
+      $("chat-status").textContent = "Stopping…";
+      ws.send(JSON.stringify({ type: "stop" }));
+      // A server that does not answer the stop in time: leaving ends the answer too.
+      setTimeout(() => { if (!finished) ws.close(); }, STOP_GRACE_MS);
+    };
+    setChatBusy(true);
+    ws.send(JSON.stringify(ask(chat, question)));
   });
 }
 
+/** The question as the server takes it, over the socket or HTTP. */
+function ask(chat, question) {
+  const message = { course_id: chat.courseId, question };
+  if (chat.sessionId) message.session_id = chat.sessionId;
+  if (chat.lesson) message.lesson_id = chat.lesson.id;
+  return message;
+}
+
 async function postAnswer(chat, question, turn) {
-  const body = { course_id: chat.courseId, question };
-  if (chat.sessionId) body.session_id = chat.sessionId;
+  const body = ask(chat, question);
   const data = await api("/api/chat", { method: "POST", json: body });
   chat.sessionId = data.session_id || chat.sessionId;
   turn.append(data.answer || "");
@@ -176,4 +302,13 @@ export function chatKeydown(event) {
     event.preventDefault();
     $("chat-form").requestSubmit();
   }
+}
+
+/** Wire what this module owns beyond the form app.js wires: Stop, the lesson scope, and the lesson
+ *  view's "Ask about this lesson" (also reachable as a "profai:ask-lesson" event with detail.lessonId). */
+export function initChat() {
+  $("chat-stop").addEventListener("click", stopAnswer);
+  $("chat-scope-clear").addEventListener("click", wholeCourse);
+  $("ask-lesson").addEventListener("click", () => askAboutLesson($("lesson-panel").dataset.lesson));
+  document.addEventListener("profai:ask-lesson", (event) => askAboutLesson(event.detail?.lessonId));
 }

@@ -1,9 +1,9 @@
 // Classes: students join a course with its code; its teacher sees the code (and can replace it),
-// who joined, and each student's quiz attempts question by question.
+// who joined, each student's quiz attempts question by question, and the questions most missed.
 
 import { api } from "./api.js";
 import { $, copyText, h, say, show, showError } from "./dom.js";
-import { dateLabel, plural } from "./format.js";
+import { dateLabel, pagesLabel, plural } from "./format.js";
 import { routes, state } from "./state.js";
 
 export function initClassroom({ joined }) {
@@ -81,7 +81,11 @@ async function newJoinCode() {
 
 // ---------------------------------------------------------------------------- the class panel
 
+const MISSED_SHOWN = 10;
+
 export function resetClass() {
+  $("class-missed").replaceChildren();
+  show($("class-missed-section"), false);
   $("student-list").replaceChildren();
   $("class-quizzes").replaceChildren();
   show($("class-quizzes-section"), false);
@@ -100,8 +104,9 @@ export async function loadClass(course) {
   showError($("class-error"), "");
   $("class-status").textContent = "Loading the class…";
   try {
-    const [{ students }, results] = await Promise.all([
-      api(`/api/courses/${course.id}/students`), api(`/api/courses/${course.id}/results`)]);
+    const [{ students }, results, missed] = await Promise.all([
+      api(`/api/courses/${course.id}/students`), api(`/api/courses/${course.id}/results`),
+      api(`/api/courses/${course.id}/results/questions?limit=${MISSED_SHOWN}`)]);
     // Only the quizzes someone took, oldest first, numbered in that order; their questions' wording
     // says what each tick and cross stands for.
     const taken = results.quizzes.filter((q) => q.students.length)
@@ -111,6 +116,7 @@ export async function loadClass(course) {
     if (state.course !== course) return;
     const quizzes = taken.map((q, i) => ({ ...q, n: i + 1, prompts: promptsOf(wording[i]) }));
     renderClass(course, students, quizzes);
+    renderMissed(course, missed.questions, quizzes);
   } catch (err) {
     if (state.course !== course) return;
     $("class-status").textContent = "";
@@ -202,4 +208,21 @@ function quizWording(quiz) {
   return h("details", { class: "prompts", "data-quiz": quiz.quiz_id },
     h("summary", {}, `${quizLabel(quiz)} · ${plural(quiz.questions, "question")} · ${dateLabel(quiz.created_at, true)}`),
     h("ol", {}, [...quiz.prompts.values()].map((p) => h("li", {}, p.prompt))));
+}
+
+/** The questions the class got wrong most often, each with how often, its answer and where to read. */
+function renderMissed(course, questions, quizzes) {
+  const byId = new Map(quizzes.map((q) => [q.quiz_id, q]));
+  $("class-missed").replaceChildren(...questions.map((q) => {
+    const quiz = byId.get(q.quiz_id);
+    const number = quiz?.prompts.get(String(q.question_id))?.n;
+    const where = [quiz ? quizLabel(quiz) : null, number ? `question ${number}` : null].filter(Boolean).join(", ");
+    return h("li", { class: "missed", "data-quiz": q.quiz_id, "data-question": q.question_id },
+      h("p", { class: "missed-prompt" }, q.prompt),
+      h("p", { class: "missed-count" }, `Missed in ${q.missed} of ${plural(q.answered, "attempt")}`,
+        where ? h("span", { class: "muted" }, ` · ${where}`) : null),
+      h("p", { class: "muted" }, `Answer: ${q.correct_option}`,
+        q.source?.file ? ` · ${pagesLabel(q.source.file, q.source.page, null, course)}` : ""));
+  }));
+  show($("class-missed-section"), questions.length > 0);
 }
