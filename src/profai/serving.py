@@ -48,7 +48,7 @@ def serve(s: Settings, host: str, port: int) -> None:
     if (folder := metrics.folder()) is not None and not os.environ.get(_CHILD_ENV):
         metrics.wipe_stale(folder)  # the first process: what processes of earlier runs left goes
     if s.api_processes == 1:
-        uvicorn.run(create_app(s), host=host, port=port, **_uvicorn_options(s))
+        _Server(uvicorn.Config(create_app(s), host=host, port=port, **_uvicorn_options(s))).run()
         return
     if os.environ.get(_CHILD_ENV):  # one of the others: jobs go to the first process's runner
         runner = "polled" if s.job_runner == "local" else None
@@ -73,7 +73,18 @@ def serve(s: Settings, host: str, port: int) -> None:
 
 
 def _run(app: FastAPI, sock: socket.socket, s: Settings) -> None:
-    uvicorn.Server(uvicorn.Config(app, **_uvicorn_options(s))).run(sockets=[sock])
+    _Server(uvicorn.Config(app, **_uvicorn_options(s))).run(sockets=[sock])
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, which first ends the live feeds when it shuts down: it waits for every
+    open response to finish, and a feed (GET /api/events) never would by itself."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        from profai.api.event_stream import STREAMS
+
+        STREAMS.close_all()
+        await super().shutdown(sockets)
 
 
 def _uvicorn_options(s: Settings) -> dict[str, Any]:

@@ -170,6 +170,10 @@ class Settings(BaseSettings):
     uploads_per_hour: int = Field(60, alias="UPLOADS_PER_HOUR", ge=1)
     # Per user: chat WebSockets open at once (in each API process).
     max_chat_sockets: int = Field(5, alias="MAX_CHAT_SOCKETS", ge=1)
+    # Live feeds (GET /api/events) open at once: per user (a tab each), and in all (in each API process).
+    # (Field names unlike the aliases: settings match names case-blind, MAX_EVENT_STREAMS would hit one.)
+    event_streams_per_user: int = Field(8, alias="MAX_EVENT_STREAMS_PER_USER", ge=1)
+    event_streams_total: int = Field(1000, alias="MAX_EVENT_STREAMS", ge=1)
 
     @field_validator("api_key", "metrics_token", mode="before")
     @classmethod

@@ -114,6 +114,17 @@ def _owner_key(w: World) -> int:
     return accounts.create_key(w.ids["ctx"], owner, "spare")[0].id
 
 
+def _chat(w: World) -> str:
+    """A new conversation of the enrolled student with the course, holding one question."""
+    from profai.db import chat_repo
+
+    student = accounts.principal_for(w.ids["ctx"], _email(w, "student_enrolled"))
+    with session_scope(w.ids["ctx"].sessions) as session:
+        chat = chat_repo.create_session(session, w.ids["course_id"], student.user_id)
+        chat_repo.add_message(session, chat.id, "user", "What is chlorophyll?")
+        return chat.id
+
+
 R = dict[str, int]
 
 
@@ -180,6 +191,10 @@ RULES: dict[tuple[str, str], tuple[R, Params, Any]] = {
     ("GET", "/api/courses"): (users(200), lambda w: {}, None),
     ("GET", "/api/courses/{course_id}"): (course_members(200), lambda w: {"course_id": w.ids["course_id"]}, None),
     ("DELETE", "/api/courses/{course_id}"): (course_managers(204), lambda w: {"course_id": _course(w)}, None),
+    ("PATCH", "/api/courses/{course_id}"): (course_managers(200), lambda w: {"course_id": w.ids["course_id"]},
+                                            {"title": "Biology"}),
+    # The live feed of a teacher's jobs and courses: a stream (see STREAMS), for teachers and admins.
+    ("GET", "/api/events"): (teachers(200), lambda w: {}, None),
     ("POST", "/api/join"): (users(404, other_teacher=403, owner_teacher=403, admin=403), lambda w: {},
                             {"code": "NOSUCHCODE"}),
     ("POST", "/api/courses/{course_id}/join-code"): (course_managers(200),
@@ -199,9 +214,31 @@ RULES: dict[tuple[str, str], tuple[R, Params, Any]] = {
                                                   lambda w: {"answers": {q["id"]: 0 for q in w.ids["quiz"]["questions"]}}),
     ("GET", "/api/quizzes/{quiz_id}/attempts"): (course_members(200),
                                                  lambda w: {"quiz_id": w.ids["quiz"]["quiz_id"]}, None),
+    # Past conversations are their owner's alone (admins included: 404, nothing leaks).
+    ("GET", "/api/courses/{course_id}/chats"): (course_members(200), lambda w: {"course_id": w.ids["course_id"]},
+                                                None),
+    ("GET", "/api/chats/{session_id}"): (users(404, student_enrolled=200), lambda w: {"session_id": _chat(w)}, None),
+    ("DELETE", "/api/chats/{session_id}"): (users(404, student_enrolled=204), lambda w: {"session_id": _chat(w)},
+                                            None),
+    # Progress: each reader of the course keeps their own; the class's misses are its teacher's.
+    ("PUT", "/api/lessons/{lesson_id}/done"): (course_members(200), lambda w: {"lesson_id": w.ids["lesson_id"]},
+                                               None),
+    ("DELETE", "/api/lessons/{lesson_id}/done"): (course_members(204), lambda w: {"lesson_id": w.ids["lesson_id"]},
+                                                  None),
+    ("GET", "/api/courses/{course_id}/progress"): (course_members(200), lambda w: {"course_id": w.ids["course_id"]},
+                                                   None),
+    ("GET", "/api/courses/{course_id}/results/questions"): (course_managers(200),
+                                                            lambda w: {"course_id": w.ids["course_id"]}, None),
     ("GET", "/api/courses/{course_id}/lessons/{lesson_id}/audio"): (
         course_members(200), lambda w: {"course_id": w.ids["course_id"], "lesson_id": w.ids["lesson_id"]}, None),
     ("POST", "/api/tts"): (users(200), lambda w: {}, {"text": "Hello."}),
+    # See the source: the course's PDFs and their pages, for whoever may read the course
+    ("GET", "/api/courses/{course_id}/files/{file_index}/pdf"): (
+        course_members(200), lambda w: {"course_id": w.ids["course_id"], "file_index": 0}, None),
+    ("GET", "/api/courses/{course_id}/files/{file_index}/pages/{page}.png"): (
+        course_members(200), lambda w: {"course_id": w.ids["course_id"], "file_index": 0, "page": 1}, None),
+    ("GET", "/api/courses/{course_id}/files/{file_index}/pages/{page}/find"): (
+        course_members(200), lambda w: {"course_id": w.ids["course_id"], "file_index": 0, "page": 1}, None),
     # Jobs
     ("GET", "/api/jobs/{job_id}"): (users(404, owner_teacher=200, admin=200),
                                     lambda w: {"job_id": w.ids["dataset_id"]}, None),
@@ -221,6 +258,8 @@ RULES: dict[tuple[str, str], tuple[R, Params, Any]] = {
                                 {"namespace": "shop", "query": "boots"}),
 }
 SOCKETS = {"/ws/chat"}
+# Routes whose answer never ends (server-sent events): only the status is read, then the stream is closed.
+STREAMS = {("GET", "/api/events")}
 
 
 def _flat(routes) -> list:
@@ -256,6 +295,10 @@ def test_each_identity_gets_the_status_of_its_rule(world, route):
     for identity in IDENTITIES:
         url = path.replace("{path:path}", "{path}").format(**params(world))
         payload = body(world) if callable(body) else body
+        if route in STREAMS:
+            with world.client.stream(method, url, headers=world.headers(identity)) as resp:
+                got[identity] = resp.status_code
+            continue
         resp = world.client.request(method, url, json=payload, headers=world.headers(identity))
         got[identity] = resp.status_code
     assert got == expected

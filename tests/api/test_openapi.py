@@ -121,7 +121,7 @@ def test_a_rate_limited_request_answers_with_the_documented_429(tmp_path, doc):
 
 
 @pytest.mark.parametrize("method,path,allowed", [
-    ("PUT", "/api/courses/1", "GET, DELETE"),  # two routes share the path: both methods are named
+    ("PUT", "/api/courses/1", "GET, PATCH, DELETE"),  # three routes share the path: all methods are named
     ("PATCH", "/api/setup", "GET, POST"),
     ("OPTIONS", "/health", "GET"),
     ("DELETE", "/api/keys", "GET, POST"),

@@ -119,6 +119,17 @@ def test_the_web_app_files_come_gzipped_with_security_headers(proxy, api):
         assert "camera=()" in resp.headers["Permissions-Policy"]
 
 
+def test_the_live_feed_passes_through_nginx_unbuffered(proxy, course):
+    """Each event reaches the browser as the api sends it: a buffering proxy would hold the first
+    few small events (and the job's progress) until its buffer filled."""
+    with httpx.stream("GET", f"{proxy.url}/api/events", headers={**ADMIN_HEADERS, "Accept-Encoding": "gzip"},
+                      timeout=5) as feed:  # a read that waits past 5 s fails the test
+        assert feed.status_code == 200 and feed.headers["Content-Type"].startswith("text/event-stream")
+        assert "Content-Encoding" not in feed.headers  # not gzipped: that too would hold events back
+        assert feed.headers["Server"].startswith("nginx")
+        assert next(line for line in feed.iter_lines() if line.startswith("event:")) == "event: ready"
+
+
 def _upload(base: str, size: int) -> httpx.Response:
     """A multipart upload whose one file has `size` bytes (not a PDF: only the size matters here)."""
     return httpx.post(f"{base}/api/upload-pdfs", headers=ADMIN_HEADERS, data={"course_title": "Big"},

@@ -17,7 +17,23 @@ from profai.api import errors, limits
 from profai.api.deps import SESSION_COOKIE, current_admin, current_teacher, current_user
 from profai.api.guards import SAFE_METHODS, RequestGuard
 from profai.api.observe import Observe
-from profai.api.routes import accounts, audio, chat, classes, courses, datasets, health, jobs, metrics, quizzes, web
+from profai.api.routes import (
+    accounts,
+    audio,
+    chat,
+    chat_history,
+    classes,
+    courses,
+    datasets,
+    health,
+    jobs,
+    manage,
+    metrics,
+    progress,
+    quizzes,
+    sources,
+    web,
+)
 from profai.settings import Settings, get_settings
 from profai.stores.vectors import VectorStore
 from profai.wiring import Container, build_container
@@ -156,6 +172,10 @@ def create_app(settings: Settings | None = None, ctx: Container | None = None, *
     limits.install(app, s)
     for module in (jobs, health, accounts, courses, classes, datasets, chat, quizzes, audio, metrics, web):  # polls first
         app.include_router(module.router)
+    for module in (chat_history, progress):
+        app.include_router(module.router)
+    app.include_router(sources.router)  # the course's PDFs and their pages (services/sources.py)
+    app.include_router(manage.router)  # rename a course; the live feed of jobs and courses (GET /api/events)
     app.add_middleware(RequestGuard, allowed_hosts=s.allowed_hosts, session_cookie=SESSION_COOKIE)
     app.add_middleware(Observe)  # outermost: refusals get a request id and are counted too
 

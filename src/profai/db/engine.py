@@ -7,10 +7,10 @@ commit; routes and CLI commands call services and never open a session themselve
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, Row
@@ -18,7 +18,9 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import Executable, Select
+
+T = TypeVar("T")
 
 
 def make_engine(url: str, *, hot_reads: bool = False) -> Engine:
@@ -42,17 +44,27 @@ def make_engine(url: str, *, hot_reads: bool = False) -> Engine:
 def fetch_one(engine: Engine, statement: Select, params: dict[str, Any] | None = None) -> Row | None:
     """The first row of a read on a hot-reads engine; a connection that a database restart
     dropped fails once, invalidates the pool, and the retry gets a fresh one."""
+    return _once_more(lambda: _rows(engine, statement, params, first=True))
+
+
+def fetch_all(engine: Engine, statement: Executable, params: dict[str, Any] | None = None) -> list[Any]:
+    """All rows of a read on a hot-reads engine, retried as fetch_one's."""
+    return _once_more(lambda: _rows(engine, statement, params, first=False))
+
+
+def _once_more(read: Callable[[], T]) -> T:
     try:
-        return _first(engine, statement, params)
+        return read()
     except DBAPIError as exc:
         if not exc.connection_invalidated:
             raise
-    return _first(engine, statement, params)
+    return read()
 
 
-def _first(engine: Engine, statement: Select, params: dict[str, Any] | None) -> Row | None:
+def _rows(engine: Engine, statement: Executable, params: dict[str, Any] | None, *, first: bool) -> Any:
     with engine.connect() as conn:
-        return conn.execute(statement, params).first()
+        result = conn.execute(statement, params)
+        return result.first() if first else list(result.all())
 
 
 def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:

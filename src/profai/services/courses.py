@@ -17,6 +17,7 @@ from profai.pipelines.pdf_to_course import course_collection
 from profai.services import access, jobs
 from profai.services.deps import HasBlobs, HasRetriever, HasRunner, HasSessions, HasSettings, HasVectors, submit
 from profai.services.uploads import IncomingFile, StoredFile, discard, pdf_uploads, receive
+from profai.stores.page_images import page_images
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +29,14 @@ class CoursesDeps(HasSettings, HasSessions, HasBlobs, HasVectors, HasRetriever, 
 MAX_TITLE = 300
 
 
-def clean_title(title: str | None) -> str:
+def clean_title(title: str | None, field: str = "course_title") -> str:
+    """A course title with its runs of whitespace made one space; the same rules and codes for an
+    upload's `course_title` and a rename's `title`."""
+    if title is not None and len(title) > MAX_TITLE:  # as sent, before any space is taken out
+        raise InvalidInput(f"{field} is longer than {MAX_TITLE} characters", code="course_title_too_long")
     title = " ".join((title or "").split())
     if not title:
-        raise InvalidInput("course_title is required and must not be blank", code="missing_course_title")
-    if len(title) > MAX_TITLE:
-        raise InvalidInput(f"course_title is longer than {MAX_TITLE} characters", code="course_title_too_long")
+        raise InvalidInput(f"{field} is required and must not be blank", code="missing_course_title")
     return title
 
 
@@ -104,6 +107,8 @@ def delete_course(ctx: CoursesDeps, who: Principal, course_id: int) -> None:
         keys = [f["key"] for f in (job.payload.get("files", []) if job else [])]
     if job_id:
         ctx.retriever.forget(course_collection(job_id))  # its cached keyword index too
+    for key in keys:
+        page_images(ctx.settings.data_dir).forget(key)  # local files: gone now, whatever the stores do
     try:
         if job_id:
             ctx.vectors.drop(course_collection(job_id))
@@ -112,6 +117,15 @@ def delete_course(ctx: CoursesDeps, who: Principal, course_id: int) -> None:
     except Exception:  # the course is gone (committed); what it leaves, the orphan sweep removes
         log.warning("course %s deleted; its vectors or files are left for the orphan sweep", course_id,
                     exc_info=True)
+
+
+def rename_course(ctx: CoursesDeps, who: Principal, course_id: int, title: str | None) -> Course:
+    """Give a course a new title (its teacher or an admin); the upload's title rules apply."""
+    title = clean_title(title, "title")
+    with session_scope(ctx.sessions) as session:
+        course = access.course_for(session, who, course_id, manage=True)
+        course.title = title
+        return course
 
 
 # --- the class ---------------------------------------------------------------------------------

@@ -4,11 +4,13 @@
 
 import { initAccount, showAccount } from "./js/account.js";
 import { applyIdentity, initAuth, showSignIn, showView, whoAmI } from "./js/auth.js";
-import { chatKeydown, newConversation, submitQuestion } from "./js/chat.js";
+import { chatKeydown, initChat, newConversation, submitQuestion } from "./js/chat.js";
 import { initClassroom } from "./js/classroom.js";
-import { loadCourses, resumeJob, submitUpload } from "./js/courses.js";
+import { initCourses, loadCourses, resumeJob, submitUpload } from "./js/courses.js";
 import { $ } from "./js/dom.js";
+import { startLive, stopLive } from "./js/live.js";
 import { listen, openCourse, showPanel, stopAudio, syncListenButton, toggleNav } from "./js/lesson.js";
+import { initProgress } from "./js/progress.js";
 import { generateQuiz, newQuiz, retakeQuiz, submitQuiz } from "./js/quiz.js";
 import { focusHeading, isAdmin, parseRoute, state } from "./js/state.js";
 import { initUsers, loadUsers } from "./js/users.js";
@@ -47,6 +49,8 @@ function markNav(view) {
 
 function wire() {
   $("upload-form").addEventListener("submit", submitUpload);
+  initCourses();  // drops on the form, the jobs panel, the list's live updates
+  $("sign-out").addEventListener("click", stopLive);
   $("nav-toggle").addEventListener("click", toggleNav);
   $("listen-button").addEventListener("click", listen);
   const audio = $("lesson-audio");
@@ -54,6 +58,8 @@ function wire() {
   $("chat-form").addEventListener("submit", submitQuestion);
   $("chat-input").addEventListener("keydown", chatKeydown);
   $("chat-new").addEventListener("click", newConversation);
+  initChat();
+  initProgress();
   $("quiz-setup").addEventListener("submit", generateQuiz);
   $("quiz-form").addEventListener("submit", submitQuiz);
   $("quiz-retake").addEventListener("click", retakeQuiz);
@@ -73,6 +79,7 @@ async function signedIn() {
     resumed = true;
     resumeJob();
   }
+  startLive();  // the live feed of jobs and courses (teachers and admins), for whoever signed in
   await render();
 }
 

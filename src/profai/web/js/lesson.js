@@ -5,7 +5,9 @@ import { refreshAsk, showChat } from "./chat.js";
 import { loadClass, resetClass, showJoinCode } from "./classroom.js";
 import { $, h, show, showError } from "./dom.js";
 import { lessonBlocks, moduleHeadings, pagesLabel, plural, printedPage } from "./format.js";
+import { showProgress } from "./progress.js";
 import { resetQuiz } from "./quiz.js";
+import { pageButton, sourceButton } from "./source_view.js";
 import { focusHeading, routes, state } from "./state.js";
 
 // ---------------------------------------------------------------------------------- course view
@@ -89,6 +91,7 @@ function fillCourse(course) {
         h("li", {}, h("a", { href: routes.lesson(course.id, l.id), "data-lesson": l.id }, l.title)))))));
   $("nav-chat").href = routes.chat(course.id);
   $("nav-quiz").href = routes.quiz(course.id);
+  $("nav-progress").href = routes.progress(course.id);
   showJoinCode(course);
   $("quiz-module").replaceChildren(h("option", { value: "" }, "The whole course"),
     ...course.modules.map((m) => h("option", { value: m.id }, m.title)));
@@ -113,11 +116,12 @@ function allLessons(course) {
 
 export function showPanel(route) {
   const course = state.course;
-  const panels = { lesson: $("lesson-panel"), chat: $("chat-panel"), quiz: $("quiz-panel"), class: $("class-panel") };
+  const panels = { lesson: $("lesson-panel"), chat: $("chat-panel"), quiz: $("quiz-panel"), class: $("class-panel"),
+                   progress: $("progress-panel") };
   for (const [name, el] of Object.entries(panels)) show(el, name === route.panel);
   // Mark where the reader is in the sidebar.
   for (const a of document.querySelectorAll("#course-nav a")) a.removeAttribute("aria-current");
-  const tools = { chat: $("nav-chat"), quiz: $("nav-quiz"), class: $("nav-class") };
+  const tools = { chat: $("nav-chat"), quiz: $("nav-quiz"), class: $("nav-class"), progress: $("nav-progress") };
   let current = tools[route.panel] || null;
   collapseNav();
 
@@ -142,6 +146,10 @@ export function showPanel(route) {
     showError($("course-error"), "");
     loadClass(course);
     focusHeading($("class-heading"));
+  } else if (route.panel === "progress") {
+    stopAudio();
+    showProgress(course);
+    focusHeading($("progress-heading"));
   } else {
     stopAudio();
     document.title = `Quiz · ${course.title} · ProfAI`;
@@ -170,7 +178,8 @@ function showLesson(course, lessons, index) {
   document.title = `${lesson.title} · ${course.title} · ProfAI`;
   $("lesson-module").textContent = lesson.moduleHeading;
   $("lesson-title").textContent = lesson.title;
-  $("lesson-source").textContent = pagesLabel(lesson.source_file, lesson.page_start, lesson.page_end, course);
+  $("lesson-source").replaceChildren(sourceButton(lesson.source_file, lesson.page_start,
+    pagesLabel(lesson.source_file, lesson.page_start, lesson.page_end, course), { text: () => lesson.content || "" }));
   $("lesson-summary").textContent = lesson.summary || "No summary for this lesson.";
   $("lesson-terms").replaceChildren(...(lesson.key_terms || []).map((t) => h("li", {}, t)));
   show($("terms-section"), Boolean(lesson.key_terms?.length));
@@ -213,7 +222,7 @@ function showBlock(course, lesson, block) {
 function pageBreak(course, file, page) {
   const printed = printedPage(course, file, page);
   return h("span", { class: "page-mark", role: "doc-pagebreak", "aria-label": `Page ${printed}`,
-                     title: `${file}, page ${printed} begins here` }, `p. ${printed}`);
+                     title: `${file}, page ${printed} begins here` }, pageButton(file, page, `p. ${printed}`));
 }
 
 function pagerLink(a, href, label) {

@@ -1,14 +1,14 @@
 // What every feature shares: who is signed in, the hash routes, the open course, and focus on navigation.
 
 /** The hash as a route: #/, #/account, #/users, #/courses/1, #/courses/1/lessons/7, #/courses/1/chat,
- *  #/courses/1/quiz, #/courses/1/class. */
+ *  #/courses/1/quiz, #/courses/1/progress, #/courses/1/class. */
 export function parseRoute() {
   const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean);
   if (parts[0] === "account" && parts.length === 1) return { view: "account" };
   if (parts[0] === "users" && parts.length === 1) return { view: "users" };
   if (parts[0] !== "courses" || !/^\d+$/.test(parts[1] || "")) return { view: "courses" };
   const courseId = Number(parts[1]);
-  if (["chat", "quiz", "class"].includes(parts[2])) return { view: "course", courseId, panel: parts[2] };
+  if (["chat", "quiz", "progress", "class"].includes(parts[2])) return { view: "course", courseId, panel: parts[2] };
   const lessonId = parts[2] === "lessons" && /^\d+$/.test(parts[3] || "") ? Number(parts[3]) : null;
   return { view: "course", courseId, panel: "lesson", lessonId };
 }
@@ -19,6 +19,7 @@ export const routes = {
   lesson: (cid, lid) => `#/courses/${cid}/lessons/${lid}`,
   chat: (cid) => `#/courses/${cid}/chat`,
   quiz: (cid) => `#/courses/${cid}/quiz`,
+  progress: (cid) => `#/courses/${cid}/progress`,
   class: (cid) => `#/courses/${cid}/class`,
 };
 
