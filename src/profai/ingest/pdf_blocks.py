@@ -103,8 +103,10 @@ def is_navigation(lines: list[Line]) -> bool:
         return False
     if any(_NAV_TITLE_RE.match(t) for t in texts[:2]):
         return True
-    leaders = sum(bool(_LEADERS_RE.search(t)) for t in texts)
-    ending = sum(bool(_ENDS_IN_PAGE_RE.search(t)) for t in texts)
+    # Both patterns look at a line's end; a regex search from every position of every line of
+    # every page cost more than the rest of the test.
+    leaders = sum(bool(_LEADERS_RE.search(t[-48:])) for t in texts if ". ." in t or "...." in t)
+    ending = sum(bool(_ENDS_IN_PAGE_RE.search(t if len(t) <= 16 else t[-16:])) for t in texts)
     short = statistics.median(len(t) for t in texts) < 50
     return leaders >= max(5, 0.3 * len(texts)) or (ending >= max(8, 0.6 * len(texts)) and short)
 
