@@ -164,7 +164,10 @@ def test_a_client_that_goes_away_frees_its_slot_on_a_real_server(server):
     with httpx.Client(headers=ADMIN_HEADERS, timeout=10) as http:
         with http.stream("GET", f"{url}/api/events") as first:
             assert first.status_code == 200
-            assert next(line for line in first.iter_lines() if line.startswith("event:")) == "event: ready"
+            # Held in a name: an iterator dropped here would be closed, and httpx would close the
+            # connection with it, handing the slot back before the second request comes.
+            lines = first.iter_lines()
+            assert next(line for line in lines if line.startswith("event:")) == "event: ready"
             refused = http.get(f"{url}/api/events")
             assert refused.status_code == 429 and refused.json()["code"] == "too_many_streams"
         # The connection is closed without a word: the server notices and gives the slot back.
