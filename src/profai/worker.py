@@ -12,12 +12,14 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import setup_logging, worker_process_init, worker_ready, worker_shutting_down
 
 from profai.db import jobs_repo
 from profai.db.engine import session_scope
 from profai.db.models import utcnow
+from profai.errors import transient
 from profai.jobs import execute
 from profai.jobs.celery_runner import TASK, CeleryRunner, make_celery
 from profai.jobs.reaper import OrphanSweeps, reap_once
@@ -45,15 +47,28 @@ def _container() -> tuple[Container, CeleryRunner]:
     return _ctx, _runner
 
 
-@app.task(name=TASK, acks_late=True)
-def execute_job_task(job_id: str) -> str:
+# A message whose turn fails on a passing fault (the database dropped while a fresh pool child
+# sets itself up, say) is sent again this soon, this many times, rather than consumed for nothing:
+# its job would otherwise wait for the reaper's resend, a lease and a reaper interval later.
+TURN_RETRY_SECONDS, TURN_RETRIES = 2, 10
+
+
+@app.task(name=TASK, acks_late=True, bind=True)
+def execute_job_task(self: Task, job_id: str) -> str:
     """Thin: a message is a turn to run a job, and the turn goes to the oldest pending job - the one
     it names, unless a job created before it was requeued meanwhile, which keeps its place in line
     instead of waiting behind the backlog. Every pending job has a message of its own, so none is
     left behind; a redelivered or duplicate message (a job already running or settled) finds
     nothing to claim, or runs a job whose own message then finds nothing."""
-    ctx, runner = _container()
-    ran, outcome = execute.execute_next(ctx, execute.owner_id("celery"), stopping=_stopping)
+    try:
+        ctx, runner = _container()
+        ran, outcome = execute.execute_next(ctx, execute.owner_id("celery"), stopping=_stopping)
+    except Exception as exc:
+        if transient(exc) is None:
+            raise
+        # Safe to send again: a message is only a turn, and a turn that finds nothing does nothing.
+        log.warning("message for job %s: %s; sent again in %d s", job_id, transient(exc), TURN_RETRY_SECONDS)
+        raise self.retry(countdown=TURN_RETRY_SECONDS, max_retries=TURN_RETRIES) from None
     if ran is not None and outcome in ("released", "requeued"):
         runner.submit(ran)  # its turn was used: it needs a message again
     log.info("message for job %s: %s", job_id, f"ran job {ran}: {outcome}" if ran else "no job waiting")
