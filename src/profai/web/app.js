@@ -6,10 +6,12 @@ import { initAccount, showAccount } from "./js/account.js";
 import { applyIdentity, initAuth, showSignIn, showView, whoAmI } from "./js/auth.js";
 import { chatKeydown, initChat, newConversation, submitQuestion } from "./js/chat.js";
 import { initClassroom } from "./js/classroom.js";
+import { initSearch } from "./js/course_search.js";
 import { initCourses, loadCourses, resumeJob, submitUpload } from "./js/courses.js";
-import { $ } from "./js/dom.js";
+import { $, show } from "./js/dom.js";
 import { startLive, stopLive } from "./js/live.js";
-import { listen, openCourse, showPanel, stopAudio, syncListenButton, toggleNav } from "./js/lesson.js";
+import { listen, openCourse, showPanel, stopAudio, syncListenButton } from "./js/lesson.js";
+import { initNavigation } from "./js/navigation.js";
 import { initProgress } from "./js/progress.js";
 import { generateQuiz, newQuiz, retakeQuiz, submitQuiz } from "./js/quiz.js";
 import { focusHeading, isAdmin, parseRoute, state } from "./js/state.js";
@@ -23,6 +25,7 @@ async function render() {
   let route = parseRoute();
   if (route.view === "users" && !isAdmin()) route = { view: "courses" };
   showView(`view-${route.view}`);
+  show($("skip-outline"), route.view === "course");
   markNav(route.view);
   if (route.view !== "course") {
     stopAudio();  // the course view is hidden, so nothing should go on playing in it
@@ -51,7 +54,8 @@ function wire() {
   $("upload-form").addEventListener("submit", submitUpload);
   initCourses();  // drops on the form, the jobs panel, the list's live updates
   $("sign-out").addEventListener("click", stopLive);
-  $("nav-toggle").addEventListener("click", toggleNav);
+  initNavigation();  // the skip links, the outline's Contents toggle
+  initSearch();
   $("listen-button").addEventListener("click", listen);
   const audio = $("lesson-audio");
   for (const type of ["play", "pause", "ended"]) audio.addEventListener(type, syncListenButton);

@@ -1,10 +1,12 @@
-// One course: its contents in the sidebar, the panel the route asks for, a lesson and its Listen button.
+// One course: its outline in the sidebar, the panel the route asks for, a lesson and its Listen button.
 
 import { api, fetchBlob, sleep } from "./api.js";
 import { refreshAsk, showChat } from "./chat.js";
 import { loadClass, resetClass, showJoinCode } from "./classroom.js";
+import { searchCourse } from "./course_search.js";
 import { $, h, show, showError } from "./dom.js";
 import { lessonBlocks, moduleHeadings, pagesLabel, plural, printedPage } from "./format.js";
+import { courseTabs, markCurrent, offerResume, openNav, rememberLesson } from "./navigation.js";
 import { showProgress } from "./progress.js";
 import { resetQuiz } from "./quiz.js";
 import { pageButton, sourceButton } from "./source_view.js";
@@ -67,6 +69,7 @@ function resetCourseView() {
   $("module-list").replaceChildren();
   show($("course-code"), false);
   show($("nav-class-item"), false);
+  show($("resume"), false);
   showIndexing(false);
   resetQuiz();
   resetClass();
@@ -80,18 +83,19 @@ function fillCourse(course) {
       f.ocr_pages?.length ? `, ${f.ocr_pages.length} read by OCR` : ""})`).join(", ")}`
     : "";
   const headings = fileHeadings(course.modules);
-  // A course made of several PDFs shows each file's name above its first module.
+  // A course made of several PDFs shows each file's name above its first module. Each module
+  // folds away (open at first: the reader closes what they do not need).
   const grouped = (course.source_files?.length || 0) > 1;
   $("module-list").replaceChildren(...course.modules.map((m, i) =>
     h("li", { class: "module" },
       grouped && m.source_file && m.source_file !== course.modules[i - 1]?.source_file
         ? h("span", { class: "file-group" }, m.source_file) : null,
-      h("span", { class: "module-title" }, headings[i]),
-      h("ol", { class: "lessons" }, m.lessons.map((l) =>
-        h("li", {}, h("a", { href: routes.lesson(course.id, l.id), "data-lesson": l.id }, l.title)))))));
-  $("nav-chat").href = routes.chat(course.id);
-  $("nav-quiz").href = routes.quiz(course.id);
-  $("nav-progress").href = routes.progress(course.id);
+      h("details", { class: "module-fold", open: true },
+        h("summary", { class: "module-title" }, headings[i]),
+        h("ol", { class: "lessons" }, m.lessons.map((l) =>
+          h("li", {}, h("a", { href: routes.lesson(course.id, l.id), "data-lesson": l.id }, l.title))))))));
+  courseTabs(course);
+  searchCourse(course, allLessons(course));
   showJoinCode(course);
   $("quiz-module").replaceChildren(h("option", { value: "" }, "The whole course"),
     ...course.modules.map((m) => h("option", { value: m.id }, m.title)));
@@ -119,24 +123,24 @@ export function showPanel(route) {
   const panels = { lesson: $("lesson-panel"), chat: $("chat-panel"), quiz: $("quiz-panel"), class: $("class-panel"),
                    progress: $("progress-panel") };
   for (const [name, el] of Object.entries(panels)) show(el, name === route.panel);
-  // Mark where the reader is in the sidebar.
-  for (const a of document.querySelectorAll("#course-nav a")) a.removeAttribute("aria-current");
-  const tools = { chat: $("nav-chat"), quiz: $("nav-quiz"), class: $("nav-class"), progress: $("nav-progress") };
-  let current = tools[route.panel] || null;
-  collapseNav();
+  openNav(false);
+  show($("resume"), false);
 
+  let lessonId = null;  // the lesson marked in the outline
   if (route.panel === "lesson") {
     const lessons = allLessons(course);
     const index = route.lessonId == null ? 0 : lessons.findIndex((l) => l.id === route.lessonId);
     if (!lessons.length || index < 0) {
       show(panels.lesson, false);
       showError($("course-error"), lessons.length ? "That lesson is not part of this course." : "This course has no lessons yet.");
-      return;
+    } else {
+      showError($("course-error"), "");
+      showLesson(course, lessons, index);
+      focusHeading(route.lessonId == null ? $("course-heading") : $("lesson-title"));
+      if (route.lessonId != null) rememberLesson(course, route.lessonId);
+      offerResume(course, lessons, route.lessonId == null);
+      lessonId = lessons[index].id;
     }
-    showError($("course-error"), "");
-    showLesson(course, lessons, index);
-    current = document.querySelector(`#course-nav a[data-lesson="${lessons[index].id}"]`);
-    focusHeading(route.lessonId == null ? $("course-heading") : $("lesson-title"));
   } else if (route.panel === "chat") {
     stopAudio();
     showChat(course);
@@ -155,18 +159,7 @@ export function showPanel(route) {
     document.title = `Quiz · ${course.title} · ProfAI`;
     focusHeading($("quiz-heading"));
   }
-  current?.setAttribute("aria-current", "page");
-}
-
-function collapseNav() {
-  $("nav-toggle").setAttribute("aria-expanded", "false");
-  $("course-nav").classList.remove("open");
-}
-
-export function toggleNav() {
-  const open = $("nav-toggle").getAttribute("aria-expanded") !== "true";
-  $("nav-toggle").setAttribute("aria-expanded", String(open));
-  $("course-nav").classList.toggle("open", open);
+  markCurrent(route.panel, lessonId);  // after the focus has scrolled the page, so the outline can follow
 }
 
 // -------------------------------------------------------------------------------------- lesson
