@@ -54,6 +54,16 @@ def _leftover(folder: Path, pid: int) -> Path:
     return path
 
 
+def _open_sockets(folder: Path, pid: int, count: float) -> Path:
+    """A live gauge file of process `pid` counting `count` open chat WebSockets."""
+    path = folder / f"gauge_livesum_{pid}.db"
+    gauge = MmapedDict(str(path))
+    gauge.write_value(mmap_key("profai_websocket_sessions_open", "profai_websocket_sessions_open", ["route"],
+                               ["/ws/chat"], "open"), count, 0.0)
+    gauge.close()
+    return path
+
+
 def test_every_api_process_is_counted_and_a_dead_ones_counts_stay(tmp_path):
     folder = tmp_path / "metrics"
     folder.mkdir()
@@ -132,25 +142,18 @@ def test_a_dead_processes_live_gauges_are_dropped_at_the_scrape(tmp_path):
     that no longer run are marked dead (multiprocess.mark_process_dead); counters stay."""
 
     dead, alive = _pid_of_finished(), os.getpid()
-    for pid in (dead, alive):
-        gauge = MmapedDict(str(tmp_path / f"gauge_livesum_{pid}.db"))
-        gauge.write_value(mmap_key("profai_websocket_sessions_open", "profai_websocket_sessions_open", ["route"],
-                                   ["/ws/chat"], "open"), 1.0, 0.0)
-        gauge.close()
+    dead_gauge, live_gauge = _open_sockets(tmp_path, dead, 1.0), _open_sockets(tmp_path, alive, 1.0)
     counter = _leftover(tmp_path, dead)
     metrics.mark_dead(tmp_path)
-    assert not (tmp_path / f"gauge_livesum_{dead}.db").exists()
-    assert (tmp_path / f"gauge_livesum_{alive}.db").exists() and counter.exists()
+    assert not dead_gauge.exists()
+    assert live_gauge.exists() and counter.exists()
 
 
 def test_a_restarted_server_drops_the_live_gauges_its_own_pid_left(tmp_path):
     """In a container started again the server gets the pid it had: the open sockets counted
     under that pid in the earlier run must not count as its own; its counters stay."""
     me = os.getpid()
-    gauge = MmapedDict(str(tmp_path / f"gauge_livesum_{me}.db"))
-    gauge.write_value(mmap_key("profai_websocket_sessions_open", "profai_websocket_sessions_open", ["route"],
-                               ["/ws/chat"], "open"), 3.0, 0.0)
-    gauge.close()
+    gauge = _open_sockets(tmp_path, me, 3.0)
     counter = _leftover(tmp_path, me)
     metrics.wipe_stale(tmp_path)
-    assert not (tmp_path / f"gauge_livesum_{me}.db").exists() and counter.exists()
+    assert not gauge.exists() and counter.exists()

@@ -247,11 +247,12 @@ class _Builder:
             return bool(line.size and line.text.strip()) and not line.mono \
                 and not self.style.heading_level(line) and _QUOTE_INSET <= line.x - self.left < _COLUMN_GAP \
                 and not _BULLET_RE.match(line.text.strip()) and not _CAPTION_RE.match(line.text.strip())
-        j = i + 1
-        if inset(self.lines[i]):
-            while j < len(self.lines) and inset(self.lines[j]) and abs(self.lines[j].x - self.lines[i + 1].x) <= 2 \
-                    and self.lines[i].x >= self.lines[i + 1].x - 2:
-                j += 1
+        first, j = self.lines[i], i + 1
+        if not inset(first) or j == len(self.lines) or first.x < self.lines[j].x - 2:
+            return j
+        second = self.lines[j]
+        while j < len(self.lines) and inset(self.lines[j]) and abs(self.lines[j].x - second.x) <= 2:
+            j += 1
         return j
 
     def _quotation(self, i: int, end: int) -> bool:
