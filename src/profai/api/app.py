@@ -170,12 +170,9 @@ def create_app(settings: Settings | None = None, ctx: Container | None = None, *
                   description="Turns teaching material into courses.")
     errors.install(app)
     limits.install(app, s)
-    for module in (jobs, health, accounts, courses, classes, datasets, chat, quizzes, audio, metrics, web):  # polls first
+    for module in (jobs, health, accounts, courses, manage, sources, classes, datasets, chat, chat_history, quizzes,
+                   progress, audio, metrics, web):  # polls first
         app.include_router(module.router)
-    for module in (chat_history, progress):
-        app.include_router(module.router)
-    app.include_router(sources.router)  # the course's PDFs and their pages (services/sources.py)
-    app.include_router(manage.router)  # rename a course; the live feed of jobs and courses (GET /api/events)
     app.add_middleware(RequestGuard, allowed_hosts=s.allowed_hosts, session_cookie=SESSION_COOKIE)
     app.add_middleware(Observe)  # outermost: refusals get a request id and are counted too
 
