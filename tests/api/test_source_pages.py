@@ -16,7 +16,7 @@ from profai.api import create_app
 from profai.domain import CLI, TEACHER
 from profai.services import accounts
 from profai.wiring import build_container
-from support import ADMIN_HEADERS, make_settings, upload_course, wait_job
+from support import ADMIN_HEADERS, job_row, make_settings, upload_course, wait_job
 from textbook import make_textbook
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -142,6 +142,23 @@ def test_a_course_you_may_not_read_is_not_found_and_no_answer_names_a_storage_pa
         answers.append(world.get(f"{_base(world, 3)}/{suffix}").text)
     data_dir = str(world.root / "data")
     assert not [a for a in answers if data_dir in a or "uploads" in a or "pdfs/" in a]
+
+
+def test_a_stored_pdf_pdfium_cannot_open_is_a_422_for_its_pages_and_no_highlight(world, tmp_path):
+    bio = make_pdf(tmp_path / "bio.pdf")
+    with bio.open("rb") as f:
+        job_id = world.post("/api/upload-pdfs", data={"course_title": "Damaged"},
+                            files=[("files", ("bio.pdf", f, "application/pdf"))]).json()["job_id"]
+    course_id = wait_job(world, job_id)["result"]["course_id"]
+    stored = world.ctx.blobs.path(job_row(world.ctx.sessions, job_id).payload["files"][0]["key"])
+    stored.write_bytes(b"%PDF-1.7\n" + b"\x00" * 64)  # damaged on disk after it was read
+    base = f"/api/courses/{course_id}/files/0"
+    image = world.get(f"{base}/pages/1.png?width=200")
+    assert image.status_code == 422 and image.json()["code"] == "page_unreadable"
+    assert str(world.root) not in image.text
+    found = world.get(f"{base}/pages/1/find", params={"text": "cells are the units of life"})
+    assert found.status_code == 200 and found.json() == {"page": 1, "found": False, "boxes": []}
+    assert world.delete(f"/api/courses/{course_id}").status_code == 204  # the module's other tests count uploads
 
 
 def test_copies_of_one_upload_do_not_shift_the_files_and_deleting_the_course_removes_pdfs_and_pages(world, tmp_path):

@@ -79,7 +79,7 @@ def test_progress_is_reported_while_a_page_is_ocred_without_holding_the_pdfium_l
     monkeypatch.setattr(ocr, "WAIT_TICK", 0.02)  # OCR of a page takes far longer than this
     seen: list[tuple[int, bool]] = []
     read_pdf(make_scanned_pdf(tmp_path / "scan.pdf"), "scan.pdf",
-             on_page=lambda n: seen.append((n, pdf_module._PDFIUM_LOCK.locked())))
+             on_page=lambda n: seen.append((n, pdf_module.PDFIUM_LOCK.locked())))
     beats = [n for n, _ in seen]
     assert not any(locked for _, locked in seen)
     assert beats == sorted(beats) and beats[-1] == 3

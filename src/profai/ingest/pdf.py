@@ -30,7 +30,7 @@ from profai.ingest.pdf_limits import PdfLimits, check_inflated, check_page_count
 from profai.ingest.pdf_lines import Line, plain_lines, read_lines
 
 # PDFium keeps global state and is not thread-safe: every call into it holds this lock.
-_PDFIUM_LOCK = threading.Lock()
+PDFIUM_LOCK = threading.Lock()
 _ERR_PASSWORD = 4  # FPDF_ERR_PASSWORD
 _HEADER_PROBE = 1024
 _MAX_OUTLINE = 2000  # a runaway or cyclic outline should not stall ingestion
@@ -55,7 +55,7 @@ def inspect_pdf(path: Path, limits: PdfLimits = DEFAULT_LIMITS) -> int:
     with Path(path).open("rb") as handle:
         size = os.fstat(handle.fileno()).st_size
         _check_bytes(size, handle.read(_HEADER_PROBE))
-        with _PDFIUM_LOCK:
+        with PDFIUM_LOCK:
             pdf = _open(Path(path))
             try:
                 count = len(pdf)
@@ -82,19 +82,19 @@ def read_pdf(path: Path, filename: str, limits: PdfLimits = DEFAULT_LIMITS,
     _check_bytes(len(data), data[:_HEADER_PROBE])
     check_inflated(data, limits)
     beat = on_page or (lambda _: None)
-    with _PDFIUM_LOCK:
+    with PDFIUM_LOCK:
         pdf = _open(data)
     try:
-        with _PDFIUM_LOCK:
+        with PDFIUM_LOCK:
             count = len(pdf)
         check_page_count(count, limits)
         beat(0)
         raw_pages, ocr_pages = _read_pages(pdf, count, limits, beat)
-        with _PDFIUM_LOCK:
+        with PDFIUM_LOCK:
             outline = _read_outline(pdf, count)
             labels = _read_labels(pdf, count)
     finally:
-        with _PDFIUM_LOCK:
+        with PDFIUM_LOCK:
             pdf.close()
     if not raw_pages:
         raise _corrupt("The PDF has no pages.")
@@ -189,7 +189,7 @@ def _read_pages(pdf: pdfium.PdfDocument, count: int, limits: PdfLimits, beat: Ca
     chars_left = limits.max_chars
     for index in range(count):
         started = time.monotonic()
-        with _PDFIUM_LOCK:
+        with PDFIUM_LOCK:
             text, lines, scan = _page_text(pdf, index, limits, chars_left)
         if scan is not None:
             text = _recognise(scan, index, limits, started, beat)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import math
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 # PDFium is not thread-safe: every call into it holds the lock that ingestion holds too.
-from profai.ingest.pdf import _PDFIUM_LOCK
+from profai.ingest.pdf import PDFIUM_LOCK
 
 # A page drawn past this many pixels (a strip 1 pt wide and metres tall) is drawn smaller:
 # the width asked for must not turn into a 100 MB bitmap.
@@ -41,24 +43,17 @@ class Box:
 
 def render_png(path: Path, page: int, width: int) -> bytes:
     """Page `page` (1-based) of the PDF at `path`, `width` pixels wide, as PNG bytes."""
-    with _PDFIUM_LOCK:
-        pdf = _open(path)
+    with _page(path, page) as pdf_page:
+        page_width, page_height = pdf_page.get_size()
+        # A hair below the exact factor: PDFium rounds the bitmap's size up.
+        scale = (width - 0.01) / max(page_width, 1.0)
+        if page_width * page_height * scale * scale > MAX_PIXELS:
+            scale = math.sqrt(MAX_PIXELS / (page_width * page_height))
+        bitmap = pdf_page.render(scale=scale)
         try:
-            pdf_page = pdf[page - 1]
-            page_width, page_height = pdf_page.get_size()
-            # A hair below the exact factor: PDFium rounds the bitmap's size up.
-            scale = (width - 0.01) / max(page_width, 1.0)
-            if page_width * page_height * scale * scale > MAX_PIXELS:
-                scale = math.sqrt(MAX_PIXELS / (page_width * page_height))
-            bitmap = pdf_page.render(scale=scale)
-            try:
-                image = bitmap.to_pil().copy()  # its own pixels, not the bitmap's buffer, once the lock goes
-            finally:
-                bitmap.close()
-        except (pdfium.PdfiumError, IndexError, ValueError) as exc:
-            raise PageUnreadable(f"page {page}: {exc}") from exc
+            image = bitmap.to_pil().copy()  # its own pixels, not the bitmap's buffer, once the lock goes
         finally:
-            pdf.close()
+            bitmap.close()
     out = io.BytesIO()
     # Encoding is most of the time a page takes; the lightest compression is 3x faster than the
     # default for files a fifth larger, and each image is encoded once and then cached.
@@ -72,34 +67,37 @@ def find_text(path: Path, page: int, text: str) -> list[Box]:
     wanted = _letters(text)
     if len(wanted) < MIN_LOCATE:
         return []
-    with _PDFIUM_LOCK:
-        pdf = _open(path)
+    with _page(path, page) as pdf_page:
+        textpage = pdf_page.get_textpage()
         try:
-            pdf_page = pdf[page - 1]
-            textpage = pdf_page.get_textpage()
-            try:
-                chars = "".join(chr(pdfium_c.FPDFText_GetUnicode(textpage, i)) for i in range(textpage.count_chars()))
-                found = _locate(chars, wanted)
-                if found is None:
-                    return []
-                first, last = found
-                rects = [textpage.get_rect(i) for i in range(textpage.count_rects(first, last - first + 1))]
-            finally:
-                textpage.close()
-            frame = _Frame(pdf_page)
-        except (pdfium.PdfiumError, IndexError, ValueError) as exc:
-            raise PageUnreadable(f"page {page}: {exc}") from exc
+            chars = "".join(chr(pdfium_c.FPDFText_GetUnicode(textpage, i)) for i in range(textpage.count_chars()))
+            found = _locate(chars, wanted)
+            if found is None:
+                return []
+            first, last = found
+            rects = [textpage.get_rect(i) for i in range(textpage.count_rects(first, last - first + 1))]
         finally:
-            pdf.close()
+            textpage.close()
+        frame = _Frame(pdf_page)
     boxes = [box for rect in rects if (box := frame.box(rect)) is not None]
     return _lines(boxes) if frame.rotation in (0, 180) else boxes  # turned pages: lines are columns
 
 
-def _open(path: Path) -> pdfium.PdfDocument:
-    try:
-        return pdfium.PdfDocument(path)
-    except pdfium.PdfiumError as exc:
-        raise PageUnreadable(str(exc)) from exc
+@contextmanager
+def _page(path: Path, page: int) -> Iterator[pdfium.PdfPage]:
+    """Page `page` (1-based) of the PDF, open while the PDFium lock is held; PDFium's failures
+    (and a page it does not have) as PageUnreadable. Closing the document closes the page."""
+    with PDFIUM_LOCK:
+        try:
+            pdf = pdfium.PdfDocument(path)
+        except pdfium.PdfiumError as exc:
+            raise PageUnreadable(str(exc)) from exc
+        try:
+            yield pdf[page - 1]
+        except (pdfium.PdfiumError, IndexError, ValueError) as exc:
+            raise PageUnreadable(f"page {page}: {exc}") from exc
+        finally:
+            pdf.close()
 
 
 def _letters(text: str) -> str:

@@ -8,7 +8,6 @@ from content and position, so vectors are upserted, never duplicated."""
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from profai.pipelines.compute import ComputePool
 from profai.pipelines.embedding import BatchEmbedder
 from profai.pipelines.progress import Progress
 from profai.providers.embedder import batched
+from profai.stores.files import file_sha256
 from profai.stores.vectors import VectorStore, collection_name
 
 EMBED_BATCH = 32
@@ -91,19 +91,11 @@ def _unique(files: list[PdfFile], progress: Progress) -> tuple[list[PdfFile], di
     unique: dict[str, PdfFile] = {}
     duplicates: dict[str, str] = {}
     for f in files:
-        first = unique.setdefault(_sha256(f.path), f)
+        first = unique.setdefault(file_sha256(f.path), f)
         if first is not f:
             duplicates[f.filename] = first.filename
             progress.progress(1, f"{f.filename} is the same file as {first.filename}: it is read once")
     return list(unique.values()), duplicates
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while piece := f.read(1 << 20):
-            digest.update(piece)  # hashlib lets go of the GIL for pieces this large
-    return digest.hexdigest()
 
 
 def _extract(files: list[PdfFile], progress: Progress, compute: ComputePool

@@ -4,9 +4,8 @@ course exists (services/courses.delete_course removes them, and their page image
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import logging
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,10 +17,15 @@ from profai.errors import InvalidInput, NotFound
 from profai.ingest.pdf_pages import Box, PageUnreadable, find_text, render_png
 from profai.services import access
 from profai.services.deps import HasBlobs, HasSessions, HasSettings
+from profai.stores.blobs import LocalBlobStore
+from profai.stores.files import file_sha256
 from profai.stores.page_images import page_images
 
 log = logging.getLogger(__name__)
 
+# The API refuses other widths and longer passages (api/routes/sources.py). Widths go in steps of
+# 100: a reader asking every width from 200 to 1600 would otherwise fill the disk with 1,400
+# images of each page.
 MIN_WIDTH, MAX_WIDTH, WIDTH_STEP, DEFAULT_WIDTH = 200, 1600, 100, 800
 MAX_FIND_CHARS = 500
 
@@ -34,10 +38,8 @@ class SourcesDeps(HasSettings, HasSessions, HasBlobs, Protocol):
 class SourceFile:
     """One uploaded PDF of a course, as the reader may see it."""
 
-    index: int
     filename: str
     pages: int
-    page_labels: list[str]
     key: str  # its blob key (never shown)
     path: Path
 
@@ -53,23 +55,22 @@ def source_file(ctx: SourcesDeps, who: Principal, course_id: int, file_index: in
     if not 0 <= file_index < len(sources):
         raise NotFound(f"Course {course_id} has no file {file_index} (it has {len(sources)})", code="file_not_found")
     source = sources[file_index]
-    key = _upload_of(ctx, uploads, sources, file_index)
-    path = ctx.blobs.path(key) if key else None
+    key = _upload_of(ctx.blobs, uploads, sources, file_index)
+    path = ctx.blobs.path(key) if key is not None else None
     if key is None or path is None or not path.is_file():
         # An imported course, or one whose upload was lost: the text is there, the PDF is not.
         raise NotFound(f"The original PDF of {source.get('filename', 'this file')} is not kept",
                        code="file_not_found")
-    return SourceFile(file_index, str(source.get("filename") or f"file-{file_index + 1}.pdf"),
-                      int(source.get("pages") or 0), list(source.get("page_labels") or []), key, path)
+    return SourceFile(str(source.get("filename") or f"file-{file_index + 1}.pdf"), int(source.get("pages") or 0),
+                      key, path)
 
 
 def page_image(ctx: SourcesDeps, who: Principal, course_id: int, file_index: int, page: int,
                width: int = DEFAULT_WIDTH) -> Path:
     """The file of page `page` (1-based) drawn `width` pixels wide: from the cache, or drawn now
     (in the caller's thread: the API calls this off the event loop) and cached."""
-    check_width(width)
     source = source_file(ctx, who, course_id, file_index)
-    check_page(source, page)
+    _check_page(source, page)
     cache = page_images(ctx.settings.data_dir)
     cached = cache.get(source.key, page, width)
     if cached is not None:
@@ -86,10 +87,8 @@ def find_passage(ctx: SourcesDeps, who: Principal, course_id: int, file_index: i
                  ) -> list[Box]:
     """Where `text` (a cited passage, a lesson's first words) begins on the page: boxes in fractions
     of the page, none when it is not found there."""
-    if len(text) > MAX_FIND_CHARS:
-        raise InvalidInput(f"text is longer than {MAX_FIND_CHARS} characters", code="text_too_long")
     source = source_file(ctx, who, course_id, file_index)
-    check_page(source, page)
+    _check_page(source, page)
     try:
         return find_text(source.path, page, text)
     except PageUnreadable:
@@ -97,21 +96,13 @@ def find_passage(ctx: SourcesDeps, who: Principal, course_id: int, file_index: i
         return []  # the page is still shown; only its highlight is missing
 
 
-def check_width(width: int) -> None:
-    # Steps of 100: a reader asking every width from 200 to 1600 would otherwise fill the disk with
-    # 1,400 images of each page.
-    if not (MIN_WIDTH <= width <= MAX_WIDTH and width % WIDTH_STEP == 0):
-        raise InvalidInput(f"width must be {MIN_WIDTH} to {MAX_WIDTH} pixels in steps of {WIDTH_STEP}",
-                           code="invalid_width")
-
-
-def check_page(source: SourceFile, page: int) -> None:
+def _check_page(source: SourceFile, page: int) -> None:
     if not 1 <= page <= source.pages:
         raise NotFound(f"{source.filename} has no page {page} (it has pages 1 to {source.pages})",
                        code="page_not_found")
 
 
-def _upload_of(ctx: SourcesDeps, uploads: list[dict[str, Any]], sources: list[dict[str, Any]], index: int
+def _upload_of(blobs: LocalBlobStore, uploads: list[dict[str, Any]], sources: list[dict[str, Any]], index: int
                ) -> str | None:
     """The blob key of source `index`. The course lists its files in upload order without the
     copies of a file uploaded twice (pipelines/pdf_to_course._unique): with no copies the
@@ -120,27 +111,11 @@ def _upload_of(ctx: SourcesDeps, uploads: list[dict[str, Any]], sources: list[di
         return str(uploads[index]["key"])
     wanted = sources[index].get("sha256")
     for upload in uploads:
-        path = ctx.blobs.path(upload["key"])
-        if wanted and path.is_file() and _sha256(upload["key"], path) == wanted:
+        path = blobs.path(upload["key"])
+        if wanted and path.is_file() and _sha256(path) == wanted:
             return str(upload["key"])
     return None
 
 
-_HASHES: dict[str, str] = {}  # blob key -> sha256; uploads never change under their key
-_HASHES_LOCK = threading.Lock()
-
-
-def _sha256(key: str, path: Path) -> str:
-    with _HASHES_LOCK:
-        known = _HASHES.get(key)
-    if known is None:
-        digest = hashlib.sha256()
-        with path.open("rb") as f:
-            while piece := f.read(1 << 20):
-                digest.update(piece)
-        known = digest.hexdigest()
-        with _HASHES_LOCK:
-            if len(_HASHES) > 10_000:  # a bound, not a policy: rehashing is correct, only slower
-                _HASHES.clear()
-            _HASHES[key] = known
-    return known
+# Uploads never change under their key (its path): each is hashed once.
+_sha256 = functools.lru_cache(maxsize=10_000)(file_sha256)

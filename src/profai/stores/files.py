@@ -1,7 +1,9 @@
-"""Files written whole or not at all: a reader in any thread or process never sees half of one."""
+"""Files on disk: written whole or not at all (a reader in any thread or process never sees half
+of one), and their content's hash."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -18,3 +20,12 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of the file's bytes, read a megabyte at a time."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while piece := f.read(1 << 20):
+            digest.update(piece)  # hashlib lets go of the GIL for pieces this large
+    return digest.hexdigest()

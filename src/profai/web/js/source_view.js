@@ -161,7 +161,8 @@ function turn(delta) {
   if (page >= 1 && page <= view.pages) show(page);
 }
 
-function show(page, { searching = true } = {}) {
+/** Show `page`; `found` is its highlight when already looked up, else it is looked up here. */
+function show(page, { found = null } = {}) {
   const { title, where, prev, next, status, img, marks } = view.parts;
   const seq = ++view.seq;
   view.page = page;
@@ -175,7 +176,8 @@ function show(page, { searching = true } = {}) {
   img.dataset.seq = String(seq);
   img.alt = `Page ${page} of ${view.file}`;
   img.src = `${base()}/pages/${page}.png?width=${imageWidth()}`;
-  if (view.text && view.textPages.includes(page)) highlight(seq, page, searching);
+  if (found) drawMarks(found.boxes);
+  else if (view.text && view.textPages.includes(page)) highlight(seq, page);
 }
 
 /** The width to ask for: the panel's, in device pixels, rounded up to the server's steps. */
@@ -185,21 +187,21 @@ function imageWidth() {
   return Math.min(MAX_WIDTH, Math.max(MIN_WIDTH, px));
 }
 
-async function highlight(seq, page, searching) {
+async function highlight(seq, page) {
   const found = await findOn(page);
   if (seq !== view.seq) return;
-  if (found?.boxes?.length) {
-    view.parts.marks.replaceChildren(...found.boxes.map(box));
-    reveal();
-    return;
-  }
-  if (!searching) return;
+  if (found?.boxes?.length) { drawMarks(found.boxes); return; }
   // A passage that begins near the end of a page may be quoted from the next: look there too.
   for (const later of view.textPages.filter((p) => p > page)) {
     const there = await findOn(later);
     if (seq !== view.seq) return;
-    if (there?.boxes?.length) { show(later, { searching: false }); return; }
+    if (there?.boxes?.length) { show(later, { found: there }); return; }
   }
+}
+
+function drawMarks(boxes) {
+  view.parts.marks.replaceChildren(...boxes.map(box));
+  reveal();
 }
 
 async function findOn(page) {
@@ -244,10 +246,10 @@ async function explainFailure() {
 /** The text that follows `mark` in the lesson (what begins on its page), as one line. */
 function followingText(mark) {
   const content = mark.closest("#lesson-content") || mark.parentElement;
-  const range = document.createRange();
-  range.setStartAfter(mark);
-  range.setEndAfter(content.lastChild || content);
-  return range.toString().replace(/\s+/g, " ").trim().slice(0, FIND_CHARS);
+  const after = document.createRange();
+  after.setStartAfter(mark);
+  after.setEndAfter(content.lastChild || content);
+  return after.toString().replace(/\s+/g, " ").trim().slice(0, FIND_CHARS);
 }
 
 // Opening another course closes the panel; moving within the course keeps it open.
