@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from profai.db.models import ChatMessage, ChatSession
 
@@ -54,18 +54,18 @@ def _owned_by(user_id: int | None) -> ColumnElement[bool]:
 def sessions_of(session: Session, course_id: int, user_id: int | None, *, limit: int, offset: int = 0
                 ) -> tuple[list[SessionSummary], int]:
     """One person's conversations with a course that hold a message, latest first, and how many."""
+    # Only this person's sessions with the course are counted, not every message of every chat.
     stats = (select(ChatMessage.session_id, func.count().label("n"), func.max(ChatMessage.created_at).label("last"),
                     func.min(ChatMessage.id).label("first_id"))
+             .join(ChatSession, ChatSession.id == ChatMessage.session_id)
+             .where(ChatSession.course_id == course_id, _owned_by(user_id))
              .group_by(ChatMessage.session_id).subquery())
-    first = ChatMessage.__table__.alias("first_message")
-    scope = (ChatSession.course_id == course_id, _owned_by(user_id))
-    q = (select(ChatSession.id, ChatSession.created_at, stats.c.last, first.c.content, stats.c.n)
-         .join(stats, stats.c.session_id == ChatSession.id).join(first, first.c.id == stats.c.first_id)
-         .where(*scope).order_by(stats.c.last.desc(), ChatSession.id).limit(limit).offset(offset))
+    first = aliased(ChatMessage)
+    q = (select(ChatSession.id, ChatSession.created_at, stats.c.last, first.content, stats.c.n)
+         .join(stats, stats.c.session_id == ChatSession.id).join(first, first.id == stats.c.first_id)
+         .order_by(stats.c.last.desc(), ChatSession.id).limit(limit).offset(offset))
     rows = [SessionSummary(*row) for row in session.execute(q)]
-    total = session.scalar(select(func.count()).select_from(ChatSession)
-                           .where(*scope, ChatSession.id.in_(select(stats.c.session_id)))) or 0
-    return rows, total
+    return rows, session.scalar(select(func.count()).select_from(stats)) or 0
 
 
 def first_question(session: Session, session_id: str) -> str:
@@ -75,12 +75,7 @@ def first_question(session: Session, session_id: str) -> str:
     return session.scalar(q) or ""
 
 
-def messages(session: Session, session_id: str, limit: int) -> list[ChatMessage]:
-    """The last `limit` messages of a conversation, oldest first."""
-    return recent_turns(session, session_id, limit)
-
-
 def delete_session(session: Session, session_id: str) -> None:
-    session.execute(delete(ChatMessage).where(ChatMessage.session_id == session_id))
+    """The conversation and (ON DELETE CASCADE) its messages."""
     session.execute(delete(ChatSession).where(ChatSession.id == session_id))
     session.flush()

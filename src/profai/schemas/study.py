@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ChatSummary(BaseModel):
@@ -36,6 +36,8 @@ class SavedSource(BaseModel):
 
 
 class ChatMessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read from a ChatMessage row
+
     id: int
     role: str = Field(json_schema_extra={"enum": ["user", "assistant"]})
     content: str

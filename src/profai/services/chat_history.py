@@ -5,9 +5,8 @@ A conversation is its owner's alone: nobody else, admins included, reads, contin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -46,8 +45,7 @@ def list_chats(ctx: HasSessions, who: Principal, course_id: int, *, limit: int =
         access.course_for(session, who, course_id)
         rows, total = chat_repo.sessions_of(session, course_id, who.user_id, limit=min(limit, MAX_LIST),
                                             offset=offset)
-    return [chat_repo.SessionSummary(r.id, r.created_at, r.updated_at, title_of(r.first_question), r.messages)
-            for r in rows], total
+    return [replace(r, first_question=title_of(r.first_question)) for r in rows], total
 
 
 def _own(session: Session, who: Principal, session_id: str) -> ChatSession:
@@ -65,7 +63,7 @@ def _own(session: Session, who: Principal, session_id: str) -> ChatSession:
 def get_chat(ctx: HasSessions, who: Principal, session_id: str) -> Conversation:
     with session_scope(ctx.sessions) as session:
         chat = _own(session, who, session_id)
-        messages = chat_repo.messages(session, session_id, MAX_MESSAGES + 1)
+        messages = chat_repo.recent_turns(session, session_id, MAX_MESSAGES + 1)
         truncated = len(messages) > MAX_MESSAGES
         messages = messages[-MAX_MESSAGES:]
         title = title_of(chat_repo.first_question(session, session_id))
@@ -76,8 +74,3 @@ def delete_chat(ctx: HasSessions, who: Principal, session_id: str) -> None:
     with session_scope(ctx.sessions) as session:
         _own(session, who, session_id)
         chat_repo.delete_session(session, session_id)
-
-
-def message_out(m: ChatMessage) -> dict[str, Any]:
-    return {"id": m.id, "role": m.role, "content": m.content, "sources": list(m.sources or []),
-            "created_at": m.created_at}

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from profai.db import courses_repo, progress_repo, quizzes_repo
+from profai.db import courses_repo, progress_repo
 from profai.db.engine import session_scope
 from profai.domain import Principal
 from profai.errors import Forbidden, NotFound
 from profai.services import access
+from profai.services import quizzes as quiz_service
 from profai.services.deps import HasSessions
 
 MAX_MISSED = 100
@@ -60,9 +61,8 @@ def course_progress(ctx: HasSessions, who: Principal, course_id: int) -> CourseP
     """The caller's done lessons and quiz attempts in the course, attempts grouped by module."""
     with session_scope(ctx.sessions) as session:
         access.course_for(session, who, course_id)
-        course = courses_repo.get(session, course_id)
-        if course is None:
-            raise NotFound(f"Course {course_id} not found", code="course_not_found")
+        course = courses_repo.get(session, course_id)  # with its modules and lessons
+        assert course is not None  # course_for found it, in this transaction
         titles: dict[int | None, str] = {m.id: m.title for m in course.modules}
         total = sum(len(m.lessons) for m in course.modules)
         user_id = who.user_id if who.user_id is not None else -1  # no account: no progress of its own
@@ -80,25 +80,22 @@ def course_progress(ctx: HasSessions, who: Principal, course_id: int) -> CourseP
         return CourseProgress(course_id, total, done, modules)
 
 
-def missed_questions(ctx: HasSessions, who: Principal, course_id: int, limit: int = 10) -> list[dict[str, Any]]:
+def missed_questions(ctx: quiz_service.QuizDeps, who: Principal, course_id: int, limit: int = 10) -> list[dict[str, Any]]:
     """The course's quiz questions answered wrong most often in its attempts (teacher and admins)."""
     limit = max(1, min(limit, MAX_MISSED))
-    with session_scope(ctx.sessions) as session:
-        access.course_for(session, who, course_id, manage=True)
-        tally: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])  # -> [answered, missed]
-        questions: dict[tuple[str, str], dict[str, Any]] = {}
-        for quiz in quizzes_repo.of_course(session, course_id):
-            for q in quiz.questions:
-                questions[(quiz.id, q["id"])] = {"quiz_id": quiz.id, "quiz_created_at": quiz.created_at,
-                                                 "difficulty": quiz.difficulty, "question_id": q["id"],
-                                                 "prompt": q["prompt"],
-                                                 "correct_option": q["options"][q["correct_index"]],
-                                                 "source": q.get("source") or {}}
-            for attempt in quizzes_repo.attempts(session, quiz.id):
-                for f in attempt.feedback:
-                    counts = tally[(quiz.id, f["question_id"])]
-                    counts[0] += 1
-                    counts[1] += not f["correct"]
+    tally: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])  # -> [answered, missed]
+    questions: dict[tuple[str, str], dict[str, Any]] = {}
+    for quiz, attempts in quiz_service.class_results(ctx, who, course_id):  # checks that who manages it
+        for q in quiz.questions:
+            questions[(quiz.id, q["id"])] = {"quiz_id": quiz.id, "quiz_created_at": quiz.created_at,
+                                             "difficulty": quiz.difficulty, "question_id": q["id"],
+                                             "prompt": q["prompt"], "correct_option": q["options"][q["correct_index"]],
+                                             "source": q.get("source") or {}}
+        for attempt in attempts:
+            for f in attempt.feedback:
+                counts = tally[(quiz.id, f["question_id"])]
+                counts[0] += 1
+                counts[1] += not f["correct"]
     ranked = sorted(((key, answered, missed) for key, (answered, missed) in tally.items()
                      if missed and key in questions), key=lambda t: (-t[2], -t[2] / t[1]))
     return [{**questions[key], "answered": answered, "missed": missed} for key, answered, missed in ranked[:limit]]

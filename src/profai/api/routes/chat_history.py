@@ -33,7 +33,7 @@ def get_chat(ctx: CtxDep, who: User, session_id: ChatSessionId) -> ChatTranscrip
     chat = chat_history.get_chat(ctx, who, session_id)
     return ChatTranscript(session_id=chat.id, course_id=chat.course_id, title=chat.title, created_at=chat.created_at,
                           truncated=chat.truncated,
-                          messages=[ChatMessageOut(**chat_history.message_out(m)) for m in chat.messages])
+                          messages=[ChatMessageOut.model_validate(m) for m in chat.messages])
 
 
 @router.delete("/chats/{session_id}", status_code=204, responses=responses(404))

@@ -2,6 +2,7 @@
 // first, each reopened with a click (chat.js fills the log) or deleted.
 
 import { api } from "./api.js";
+import { confirmDialog } from "./confirm.js";
 import { $, h, show } from "./dom.js";
 import { dateLabel, plural } from "./format.js";
 import { state } from "./state.js";
@@ -38,7 +39,9 @@ function item(course, chat, current, on) {
 }
 
 async function remove(course, chat, on) {
-  if (!window.confirm(`Delete the conversation “${chat.title}”?`)) return;
+  const yes = await confirmDialog({ title: `Delete “${chat.title}”?`, confirm: "Delete conversation",
+                                    cancel: "Keep it", body: "Its questions and answers are removed. This cannot be undone." });
+  if (!yes) return;
   try {
     await api(`/api/chats/${encodeURIComponent(chat.session_id)}`, { method: "DELETE" });
   } catch (err) {
