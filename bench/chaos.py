@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests")]
 from common import R_MANUALS, percentile, previous, save  # noqa: E402
 from identities import user_key  # noqa: E402
+from stack_run import StackRun  # noqa: E402
 
 from factories import BIOLOGY, make_csv, make_pdf  # noqa: E402
 from procs import alive, command_line, descendants, start_process  # noqa: E402
@@ -52,10 +53,11 @@ from profai.stores.vectors import ChromaVectorStore  # noqa: E402
 from support import FINISHED, TEST_ADMIN_KEY, wait_until  # noqa: E402
 
 WORK = ROOT / "bench" / "work" / "chaos"
-PORT, API_PORTS, CHROMA_PORT, REDIS_PORT = 8190, "5191,5192", 8191, 6391
-URL = f"http://127.0.0.1:{PORT}"
-PG_SERVER, DATABASE = "postgresql://postgres@127.0.0.1:5432", "profai_chaos"
+REDIS_PORT = 6391
 WORKERS, CONCURRENCY = 2, 2
+STACK = StackRun(WORK, port=8190, api_ports="5191,5192", chroma_port=8191, database="profai_chaos",
+                 redis=f"redis://127.0.0.1:{REDIS_PORT}/0", workers=WORKERS, concurrency=CONCURRENCY,
+                 restart_workers=True)
 LEASE, HEARTBEAT, REAPER = 15, 3, 2
 SETTINGS = {
     "JOB_LEASE_SECONDS": LEASE, "JOB_HEARTBEAT_SECONDS": HEARTBEAT, "REAPER_INTERVAL_SECONDS": REAPER,
@@ -143,7 +145,7 @@ def upload(client: httpx.Client, u: Upload) -> None:
 
 def upload_all(uploads: list[Upload], key: str, t0: float) -> threading.Thread:
     def run() -> None:
-        with httpx.Client(base_url=URL, headers={"X-API-Key": key}, timeout=120) as client:
+        with httpx.Client(base_url=STACK.url, headers={"X-API-Key": key}, timeout=120) as client:
             for n, u in enumerate(uploads, start=1):
                 upload(client, u)
                 if n % 20 == 0:
@@ -167,7 +169,7 @@ class Db:
         for attempt in (1, 2):
             try:
                 if self.conn is None or self.conn.closed:
-                    self.conn = psycopg.connect(f"{PG_SERVER}/{DATABASE}", autocommit=True, row_factory=dict_row,
+                    self.conn = psycopg.connect(STACK.database_url, autocommit=True, row_factory=dict_row,
                                                 connect_timeout=5)
                 return self.conn.execute(sql, params).fetchall()
             except psycopg.OperationalError:
@@ -177,17 +179,11 @@ class Db:
         return []
 
 
-def fresh_database() -> None:
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DATABASE}"')
-
-
 def drop_connections() -> int:
     """Terminate every session on the stack's database, as a failover or a restart would."""
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+    with psycopg.connect(f"{STACK.postgres}/postgres", autocommit=True) as conn:
         return len(conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                "WHERE datname = %s AND pid <> pg_backend_pid()", (DATABASE,)).fetchall())
+                                "WHERE datname = %s AND pid <> pg_backend_pid()", (STACK.database,)).fetchall())
 
 
 class RedisServer:
@@ -220,40 +216,19 @@ class RedisServer:
             self.proc.wait()
 
 
-def start_stack(log: Path) -> subprocess.Popen:
-    env = {**os.environ, **{k: str(v) for k, v in SETTINGS.items()},
-           "API_KEY": TEST_ADMIN_KEY}  # the admin that makes the teacher (bench/identities.py)
-    stack = subprocess.Popen(
-        [sys.executable, str(ROOT / "deploy" / "stack.py"), "--port", str(PORT), "--api-ports", API_PORTS,
-         "--chroma-port", str(CHROMA_PORT), "--workers", str(WORKERS), "--concurrency", str(CONCURRENCY),
-         "--restart-workers", "--data-dir", str(WORK / "stack"), "--database", DATABASE,
-         "--postgres", PG_SERVER, "--redis", f"redis://127.0.0.1:{REDIS_PORT}/0"],
-        env=env, cwd=ROOT, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+def start_stack() -> subprocess.Popen:
+    """The stack (its settings and the admin that makes the teacher, bench/identities.py, in its
+    environment), once it answers and every worker's pool is up."""
+    stack = STACK.start({**os.environ, **{k: str(v) for k, v in SETTINGS.items()}, "API_KEY": TEST_ADMIN_KEY})
 
-    def up() -> bool:
+    def pools_up() -> bool:
         if stack.poll() is not None:
-            raise RuntimeError(f"the stack stopped:\n{log.read_text(errors='replace')[-5000:]}")
+            raise RuntimeError(f"the stack stopped:\n{STACK.log.read_text(errors='replace')[-5000:]}")
         pool = workers(stack.pid)
-        return ("ProfAI is up" in log.read_text(errors="replace") and len(pool) == WORKERS
-                and all(len(children) == CONCURRENCY for children in pool.values()))
+        return len(pool) == WORKERS and all(len(children) == CONCURRENCY for children in pool.values())
 
-    wait_until(up, timeout=300, interval=0.5, message="the stack to start")
+    wait_until(pools_up, timeout=300, interval=0.5, message="the workers to start")
     return stack
-
-
-def stop_stack(stack: subprocess.Popen) -> None:
-    """Ctrl-C, as a terminal sends it; whatever is left 60 s later is killed."""
-    started = descendants(stack.pid)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(stack.pid, signal.SIGINT)
-    try:
-        stack.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        stack.kill()
-    for pid in started:
-        if alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
 
 
 def _ppid(pid: int) -> int:
@@ -430,11 +405,11 @@ def verify(uploads: list[Upload], db: Db, key: str) -> dict:
                      "(SELECT count(DISTINCT m.position) FROM modules m WHERE m.course_id = c.id) AS module_places "
                      "FROM courses c"):
         by_job.setdefault(c["job_id"], []).append(c)
-    store = ChromaVectorStore.server(f"http://127.0.0.1:{CHROMA_PORT}")
+    store = ChromaVectorStore.server(f"http://127.0.0.1:{STACK.chroma_port}")
     bad: dict[str, list[str]] = {k: [] for k in ("duplicated_courses", "missing_courses", "lessons_wrong",
                                                  "vectors_wrong", "duplicate_vector_ids", "left_by_failed_jobs",
                                                  "api_disagrees")}
-    with httpx.Client(base_url=URL, headers={"X-API-Key": key}, timeout=30) as api:
+    with httpx.Client(base_url=STACK.url, headers={"X-API-Key": key}, timeout=30) as api:
         for u in uploads:
             job = jobs.get(u.job_id or "")
             if job is None:
@@ -576,13 +551,11 @@ def run(faults_on: bool, seed: int) -> dict:
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     uploads = documents(WORK / "documents", rng)
-    fresh_database()
     redis_server = RedisServer(WORK / "redis.log")
     redis_server.start()
-    stack = None
     try:
-        stack = start_stack(WORK / "stack.log")
-        key = user_key(URL, "teacher")
+        stack = start_stack()
+        key = user_key(STACK.url, "teacher")
         t0 = time.monotonic()
         monitor = Monitor(t0)
         monitor.start()
@@ -606,8 +579,7 @@ def run(faults_on: bool, seed: int) -> dict:
         found = verify(uploads, Db(), key) | messages_left()
         return summary(found, faults, recoveries(faults, monitor.history), monitor.history, wall, uploads)
     finally:
-        if stack is not None:
-            stop_stack(stack)
+        STACK.stop()
         redis_server.stop()
 
 

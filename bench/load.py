@@ -80,6 +80,7 @@ from locust.env import Environment
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 from common import R_MANUALS, percentile, save  # noqa: E402
+from stack_run import StackRun  # noqa: E402
 
 from factories import BIOLOGY, make_pdf  # noqa: E402
 from procs import descendants, kill_group  # noqa: E402
@@ -340,46 +341,11 @@ class Teacher(Browser):
 # ---------------------------------------------------------------------------------- the stack
 
 
-def drop_database(server: str, name: str) -> None:
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def start_stack(args: argparse.Namespace, env: dict[str, str]) -> subprocess.Popen:
-    """deploy/stack.py without workers: nginx, the 2 API processes, the Chroma server."""
-    command = [sys.executable, str(ROOT / "deploy" / "stack.py"), "--port", str(args.port), "--api-ports",
-               args.api_ports, "--chroma-port", str(args.chroma_port), "--workers", "0", "--data-dir",
-               str(WORK / "stack"), "--postgres", args.postgres, "--database", args.database, "--redis", args.redis]
-    return subprocess.Popen(command, env=env, cwd=ROOT, stdout=(WORK / "stack.log").open("ab"),
+def start_worker(stack: StackRun, env: dict[str, str], n: int) -> subprocess.Popen:
+    """A Celery worker as deploy/stack.py runs them, but ours: killing it does not stop the stack."""
+    return subprocess.Popen([sys.executable, "-m", "profai.cli", "worker", "--concurrency", "1"],
+                            env=stack.worker_env(env), cwd=ROOT, stdout=(WORK / f"worker{n}.log").open("ab"),
                             stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def worker_env(args: argparse.Namespace, env: dict[str, str]) -> dict[str, str]:
-    """The environment deploy/stack.py gives the workers it runs (keep the two alike)."""
-    return {**env, "PROFAI_DATA_DIR": str((WORK / "stack").resolve()), "DATABASE_URL": f"{args.postgres}/{args.database}",
-            "JOB_RUNNER": "celery", "REDIS_URL": args.redis, "CHROMA_URL": f"http://127.0.0.1:{args.chroma_port}",
-            "ENVIRONMENT": os.environ.get("ENVIRONMENT", "production"), "API_PROCESSES": "1",
-            "ANONYMIZED_TELEMETRY": "False", "PYTHONUNBUFFERED": "1"}
-
-
-def start_worker(env: dict[str, str], n: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "profai.cli", "worker", "--concurrency", "1"], env=env, cwd=ROOT,
-                            stdout=(WORK / f"worker{n}.log").open("ab"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-
-
-def wait_up(base: str, stack: subprocess.Popen, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if stack.poll() is not None:
-            raise RuntimeError(f"the stack stopped:\n{(WORK / 'stack.log').read_text()[-3000:]}")
-        try:
-            if requests.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"the stack did not come up in {timeout} s")
 
 
 def kill_running(workers: list[subprocess.Popen], database_url: str, wait: float = 30) -> dict:
@@ -640,15 +606,16 @@ def main() -> None:
 
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
-    drop_database(args.postgres, args.database)
     env = {**os.environ, "API_KEY": TEST_ADMIN_KEY, "CELERY_QUEUE": f"profai-load-{uuid.uuid4().hex[:8]}"}
-    Run.base = f"http://127.0.0.1:{args.port}"
-    stack = start_stack(args, env)
+    # No workers in the stack: ours, so that killing one does not make honcho stop everything.
+    stack = StackRun(WORK, port=args.port, api_ports=args.api_ports, chroma_port=args.chroma_port,
+                     database=args.database, redis=args.redis, postgres=args.postgres, workers=0)
+    Run.base = stack.url
     workers: list[subprocess.Popen] = []
     figures: dict = {}
     try:
-        wait_up(Run.base, stack)
-        workers += [start_worker(worker_env(args, env), n) for n in (1, 2)]
+        stack.start(env, timeout=240)
+        workers += [start_worker(stack, env, n) for n in (1, 2)]
         print("stack up; seeding", flush=True)
         figures["setup"] = {**seed(Run.base, args.students, args.teachers), "duration_s": args.duration,
                             "students": args.students, "teachers": args.teachers, "api_processes": 2,
@@ -659,12 +626,12 @@ def main() -> None:
         figures["phases"] = {}
         for name in phases:
             print(f"phase {name}: {args.duration:g} s", flush=True)
-            figures["phases"][name] = run_phase(name, args, stack, workers)
+            figures["phases"][name] = run_phase(name, args, stack.proc, workers)
             print(table(name, figures["phases"][name]), flush=True)
     finally:
         for worker in workers:
             kill_group(worker, signal.SIGTERM)
-        kill_group(stack, signal.SIGINT)
+        stack.stop()
     figures["goals"] = {f"zero_errors_{name}": p["errors"] == 0 and not any(
         s.startswith("5") for s in p["nginx_statuses"]) for name, p in figures["phases"].items()}
     figures["goals"].update({f"every_job_completed_{name}": set(p["jobs"]["by_status"]) <= {"completed"}

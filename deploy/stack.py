@@ -111,6 +111,15 @@ def processes(args: argparse.Namespace, api_ports: list[int], conf: Path) -> dic
     return procs
 
 
+def service_env(data_dir: Path, database_url: str, redis_url: str, chroma_port: int) -> dict[str, str]:
+    """What the api and worker processes are given on top of the environment (bench/load.py starts
+    its own workers with it)."""
+    return {"PROFAI_DATA_DIR": str(data_dir.resolve()), "DATABASE_URL": database_url, "JOB_RUNNER": "celery",
+            "REDIS_URL": redis_url, "CHROMA_URL": f"http://127.0.0.1:{chroma_port}",
+            "ENVIRONMENT": os.environ.get("ENVIRONMENT", "production"), "API_PROCESSES": "1",
+            "ANONYMIZED_TELEMETRY": "False", "PYTHONUNBUFFERED": "1"}
+
+
 def announce(url: str, database_url: str, stopped: threading.Event) -> None:
     """Print the URL once nginx passes a ready answer from the api (database, vectors, queue)."""
     while not stopped.is_set():
@@ -137,10 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     check_redis(args.redis)
     database_url = ensure_database(args.postgres.rstrip("/"), args.database)
 
-    env = {**os.environ, "PROFAI_DATA_DIR": str(args.data_dir), "DATABASE_URL": database_url,
-           "JOB_RUNNER": "celery", "REDIS_URL": args.redis, "CHROMA_URL": f"http://127.0.0.1:{args.chroma_port}",
-           "ENVIRONMENT": os.environ.get("ENVIRONMENT", "production"), "API_PROCESSES": "1",
-           "ANONYMIZED_TELEMETRY": "False", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, **service_env(args.data_dir, database_url, args.redis, args.chroma_port)}
     settings = Settings(_env_file=ROOT / ".env")  # the upload limits the api processes (run in ROOT) read
     nginx_dir = args.data_dir / "nginx"
     conf = nginx_dir / "nginx.conf"

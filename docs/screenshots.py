@@ -13,11 +13,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "web")]
-from browser_kit import CHROMIUM, SERVER_ENV, new_page, sign_in  # noqa: E402
+from browser_kit import CHROMIUM, PASSWORD, SERVER_ENV, new_page, sign_in  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
-from procs import kill_group, start_server  # noqa: E402
-from support import admin_http, wait_until  # noqa: E402
+from procs import kill_group, poll_job, start_server  # noqa: E402
+from support import admin_http  # noqa: E402
 from textbook import make_textbook  # noqa: E402
 
 OUT = Path(__file__).parent / "screenshots"
@@ -29,8 +29,8 @@ def build(server: str, work: Path) -> dict:
     with book.path.open("rb") as f:
         job_id = admin_http.post(f"{server}/api/upload-pdfs", data={"course_title": "Programming with Data"},
                                  files={"files": (book.path.name, f, "application/pdf")}).json()["job_id"]
-    job = wait_until(lambda: (j := admin_http.get(f"{server}/api/jobs/{job_id}").json())["status"] == "completed"
-                     and j, timeout=180, message="the course to be built")
+    job = poll_job(server, job_id, timeout=180)
+    assert job["status"] == "completed", job
     return admin_http.get(f"{server}/api/courses/{job['result']['course_id']}").json()
 
 
@@ -46,7 +46,7 @@ def main() -> None:
         work = Path(tmp)
         proc, server = start_server({"PROFAI_DATA_DIR": str(work / "data"), **SERVER_ENV}, work / "server.log")
         try:
-            admin_http.post(f"{server}/api/users", json={"email": ADMIN, "password": "correct horse battery",
+            admin_http.post(f"{server}/api/users", json={"email": ADMIN, "password": PASSWORD,
                                                          "role": "admin"}).raise_for_status()
             course = build(server, work)
             lessons = [lesson for module in course["modules"] for lesson in module["lessons"]]
@@ -54,7 +54,7 @@ def main() -> None:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
                 page = new_page(browser)
-                sign_in(page, server, ADMIN, "correct horse battery")
+                sign_in(page, server, ADMIN)
                 shoot(page, "courses")
                 lesson = next(le for le in lessons if le["title"].startswith("2.2"))
                 page.goto(f"{base}/lessons/{lesson['id']}")
@@ -75,7 +75,7 @@ def main() -> None:
                 expect(page.locator("#quiz-form")).to_be_visible(timeout=30000)
                 shoot(page, "quiz")
                 phone = new_page(browser, 390, 844)
-                sign_in(phone, server, ADMIN, "correct horse battery")
+                sign_in(phone, server, ADMIN)
                 phone.goto(f"{base}/lessons/{lesson['id']}")
                 expect(phone.get_by_role("heading", name=lesson["title"], level=2)).to_be_visible()
                 shoot(phone, "phone-lesson")

@@ -10,7 +10,8 @@ from pathlib import Path
 from browser_kit import failure_report, sign_in
 
 from factories import make_pdf
-from support import admin_http, wait_until
+from procs import poll_job
+from support import admin_http
 from textbook import QUOTE, make_textbook
 
 ADMIN = "dean@school.test"
@@ -26,8 +27,8 @@ def test_a_lesson_shows_code_verbatim_and_printed_page_numbers(server: str, make
         job_id = admin_http.post(f"{server}/api/upload-pdfs", data={"course_title": "Programming"},
                                  files=[("files", ("book.pdf", fa, "application/pdf")),
                                         ("files", ("bio.pdf", fb, "application/pdf"))]).json()["job_id"]
-    job = wait_until(lambda: (j := admin_http.get(f"{server}/api/jobs/{job_id}").json())["status"] == "completed"
-                     and j, timeout=120, message="the course to be built")
+    job = poll_job(server, job_id, timeout=120)
+    assert job["status"] == "completed", job
     course_id = job["result"]["course_id"]
     try:
         sign_in(page, server, ADMIN)

@@ -13,6 +13,7 @@ import pytest
 from browser_kit import failure_report, new_page, sign_in
 
 from factories import make_pdf
+from procs import poll_job
 from support import admin_http, wait_until
 from textbook import make_textbook
 
@@ -31,8 +32,8 @@ def build_course(server: str, tmp_path: Path) -> dict:
         job_id = admin_http.post(f"{server}/api/upload-pdfs", data={"course_title": "Programming"},
                                  files=[("files", ("book.pdf", fa, "application/pdf")),
                                         ("files", ("bio.pdf", fb, "application/pdf"))]).json()["job_id"]
-    job = wait_until(lambda: (j := admin_http.get(f"{server}/api/jobs/{job_id}").json())["status"] == "completed"
-                     and j, timeout=180, message="the course to be built")
+    job = poll_job(server, job_id, timeout=180)
+    assert job["status"] == "completed", job
     return admin_http.get(f"{server}/api/courses/{job['result']['course_id']}").json()
 
 

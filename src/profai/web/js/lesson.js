@@ -14,6 +14,8 @@ import { focusHeading, routes, state } from "./state.js";
 
 // ---------------------------------------------------------------------------------- course view
 
+let courseLessons = [];  // the open course's lessons in order, each with its module and heading (fillCourse)
+
 export async function openCourse(courseId, seq) {
   resetCourseView();
   $("course-heading").textContent = "Loading course…";
@@ -62,6 +64,7 @@ function showIndexing(indexing) {
 
 function resetCourseView() {
   state.course = null;
+  courseLessons = [];
   stopAudio();
   showError($("course-error"), "");
   show($("course-body"));
@@ -95,7 +98,8 @@ function fillCourse(course) {
         h("ol", { class: "lessons" }, m.lessons.map((l) =>
           h("li", {}, h("a", { href: routes.lesson(course.id, l.id), "data-lesson": l.id }, l.title))))))));
   courseTabs(course);
-  searchCourse(course, allLessons(course));
+  courseLessons = allLessons(course);
+  searchCourse(course, courseLessons);
   showJoinCode(course);
   $("quiz-module").replaceChildren(h("option", { value: "" }, "The whole course"),
     ...course.modules.map((m) => h("option", { value: m.id }, m.title)));
@@ -128,18 +132,17 @@ export function showPanel(route) {
 
   let lessonId = null;  // the lesson marked in the outline
   if (route.panel === "lesson") {
-    const lessons = allLessons(course);
-    const index = route.lessonId == null ? 0 : lessons.findIndex((l) => l.id === route.lessonId);
-    if (!lessons.length || index < 0) {
+    const index = route.lessonId == null ? 0 : courseLessons.findIndex((l) => l.id === route.lessonId);
+    if (!courseLessons.length || index < 0) {
       show(panels.lesson, false);
-      showError($("course-error"), lessons.length ? "That lesson is not part of this course." : "This course has no lessons yet.");
+      showError($("course-error"), courseLessons.length ? "That lesson is not part of this course." : "This course has no lessons yet.");
     } else {
       showError($("course-error"), "");
-      showLesson(course, lessons, index);
+      showLesson(course, courseLessons, index);
       focusHeading(route.lessonId == null ? $("course-heading") : $("lesson-title"));
       if (route.lessonId != null) rememberLesson(course, route.lessonId);
-      offerResume(course, lessons, route.lessonId == null);
-      lessonId = lessons[index].id;
+      offerResume(course, courseLessons, route.lessonId == null);
+      lessonId = courseLessons[index].id;
     }
   } else if (route.panel === "chat") {
     stopAudio();
