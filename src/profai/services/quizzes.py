@@ -142,4 +142,5 @@ def class_results(ctx: QuizDeps, who: Principal, course_id: int) -> list[tuple[Q
     """Each of the course's quizzes with every attempt, for its teacher: by student, per question."""
     with session_scope(ctx.sessions) as session:
         access.course_for(session, who, course_id, manage=True)
-        return [(quiz, quizzes_repo.attempts(session, quiz.id)) for quiz in quizzes_repo.of_course(session, course_id)]
+        by_quiz = quizzes_repo.attempts_by_quiz(session, course_id)
+        return [(quiz, by_quiz.get(quiz.id, [])) for quiz in quizzes_repo.of_course(session, course_id)]
