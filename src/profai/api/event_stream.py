@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable
+from contextlib import ExitStack
 from typing import Any
 
 import anyio
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from profai.api.chat_frames import SocketCounts
 from profai.domain import Principal
 from profai.errors import ServiceUnavailable, TooManyRequests
 
@@ -33,39 +35,40 @@ HEARTBEAT = b": keep-alive\n\n"  # a comment line: keeps proxies and the browser
 
 
 class Streams:
-    """Open streams per user and in all, in this process (each API process counts its own, as
-    chat sockets do), and the events that end them at shutdown."""
+    """Open streams per user (counted as chat sockets are, each API process its own) and in all,
+    in this process, and the events that end them at shutdown."""
 
     def __init__(self) -> None:
+        self._per_user = SocketCounts()
         self._lock = threading.Lock()
-        self._per_user: dict[str, int] = {}
         self._closing: set[asyncio.Event] = set()
         self.total = 0
         self.shutting_down = False
 
-    def admit(self, who: Principal, per_user: int, total: int) -> str:
-        """Take a slot for `who`, or refuse: 429 past their own limit, 503 past the server's."""
-        key = _user_key(who)
+    def admit(self, who: Principal, per_user: int, total: int) -> ExitStack:
+        """A slot for `who`, given back when the returned stack closes; or a refusal: 429 past
+        their own limit, 503 past the server's."""
+        if self.shutting_down:
+            raise ServiceUnavailable("The server is restarting; connect again in a moment", code="shutting_down")
+        slot = ExitStack()
+        if not slot.enter_context(self._per_user.hold(who, per_user)):
+            slot.close()
+            raise TooManyRequests(f"At most {per_user} live feeds at once (one per open tab); close one",
+                                  code="too_many_streams", retry_after=30)
         with self._lock:
-            if self.shutting_down:
-                raise ServiceUnavailable("The server is restarting; connect again in a moment",
-                                         code="shutting_down")
-            if self._per_user.get(key, 0) >= per_user:
-                raise TooManyRequests(f"At most {per_user} live feeds at once (one per open tab); close one",
-                                      code="too_many_streams", retry_after=30)
-            if self.total >= total:
-                raise ServiceUnavailable("This server has as many live feeds open as it takes; try again later",
-                                         code="streams_full")
-            self._per_user[key] = self._per_user.get(key, 0) + 1
-            self.total += 1
-        return key
+            full = self.total >= total
+            if not full:
+                self.total += 1
+                slot.callback(self._release)
+        if full:
+            slot.close()
+            raise ServiceUnavailable("This server has as many live feeds open as it takes; try again later",
+                                     code="streams_full")
+        return slot
 
-    def release(self, key: str) -> None:
+    def _release(self) -> None:
         with self._lock:
             self.total -= 1
-            self._per_user[key] -= 1
-            if not self._per_user[key]:
-                del self._per_user[key]
 
     def watch(self, closing: asyncio.Event) -> None:
         """Set `closing` when the server shuts down (at once if it already is)."""
@@ -83,26 +86,21 @@ class Streams:
             event.set()
 
 
-def _user_key(who: Principal) -> str:
-    # The API_KEY admin and the CLI have no user id: they count as one user each.
-    return str(who.user_id) if who.user_id is not None else f"{who.via}:{who.role}"
-
-
 STREAMS = Streams()
 
 
 class EventStream(Response):
     """A text/event-stream response. `events(closing)` yields the bytes to send; `closing` is set
-    when the server shuts down, and the stream ends with the generator. The slot `key` is given
-    back however the stream ends."""
+    when the server shuts down, and the stream ends with the generator. The `slot` (from
+    Streams.admit) is given back however the stream ends."""
 
     media_type = "text/event-stream"
 
-    def __init__(self, events: Callable[[asyncio.Event], AsyncIterator[bytes]], key: str) -> None:
+    def __init__(self, events: Callable[[asyncio.Event], AsyncIterator[bytes]], slot: ExitStack) -> None:
         # Not Response.__init__: with no body there is no Content-Length (the stream has no end).
         self.status_code, self.background = 200, None
         self.init_headers({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-        self.events, self.key = events, key
+        self.events, self.slot = events, slot
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         closing = asyncio.Event()
@@ -127,7 +125,7 @@ class EventStream(Response):
             pass
         finally:
             STREAMS.unwatch(closing)
-            STREAMS.release(self.key)
+            self.slot.close()
 
 
 async def wait_for(event: asyncio.Event, seconds: float) -> bool:

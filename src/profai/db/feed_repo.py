@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, false, or_, select
 
 from profai.db.engine import fetch_all
-from profai.db.jobs_repo import PENDING, RUNNING
+from profai.db.jobs_repo import PENDING, RUNNING, STATUS_COLUMNS
 from profai.db.models import Course, Job
 
 # The newest courses a feed compares from one look to the next; past this an admin's list still
@@ -21,11 +21,11 @@ MAX_COURSES = 1000
 
 def jobs(engine: Engine, owner_id: int | None, *, everyone: bool, since: datetime,
          tracked: Sequence[str]) -> list[Any]:
-    """Top-level jobs (not parts) of `owner_id`, or of everyone, that are unfinished, were updated
-    after `since`, or are in `tracked` (those the feed last saw unfinished: so a job that finished
-    is seen finishing whatever the clocks of the processes that wrote it say)."""
-    q = select(Job.id, Job.kind, Job.status, Job.progress, Job.message, Job.step, Job.step_progress,
-                            Job.payload, Job.result, Job.error, Job.error_code, Job.created_at, Job.updated_at)
+    """Status rows (a status read's columns, and the payload) of the top-level jobs (not parts) of
+    `owner_id`, or of everyone, that are unfinished, were updated after `since`, or are in
+    `tracked` (those the feed last saw unfinished: so a job that finished is seen finishing
+    whatever the clocks of the processes that wrote it say)."""
+    q = select(*STATUS_COLUMNS, Job.payload)  # what a status read shows, and the title the job was given
     q = q.where(Job.parent_id.is_(None), or_(
         Job.status.in_((PENDING, *RUNNING)), Job.updated_at > since,
         Job.id.in_(bindparam("tracked", expanding=True)) if tracked else false()))

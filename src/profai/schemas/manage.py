@@ -1,12 +1,15 @@
-"""Managing a course: its new title."""
+"""Managing a course: its new title; and a job as the live feed reports it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
+from profai.db.jobs_repo import FINISHED
+from profai.schemas.jobs import JobStatus
 from profai.schemas.rules import NOT_BLANK, RequestModel
-
-MAX_TITLE = 300  # services.courses.MAX_TITLE: the service checks it (course_title_too_long)
+from profai.services.courses import MAX_TITLE
 
 
 class CourseRename(RequestModel):
@@ -19,3 +22,20 @@ class CourseTitle(BaseModel):
     course_id: int
     title: str
     course_title: str
+
+
+class JobEvent(JobStatus):
+    """A job as GET /api/jobs/{id} shows it, with the title it was given (a course's title, a
+    dataset's namespace), the course it made, if any, and whether it has finished."""
+
+    title: str
+    course_id: int | None
+    finished: bool
+
+    @classmethod
+    def of(cls, job: Any) -> JobEvent:
+        """`job`: a row of feed_repo.jobs (the status columns and the payload)."""
+        payload, result = job.payload or {}, job.result or {}
+        title = payload.get("course_title") or payload.get("namespace") or ""
+        return cls(**dict(JobStatus.of(job)), title=str(title)[:MAX_TITLE], course_id=result.get("course_id"),
+                   finished=job.status in FINISHED)

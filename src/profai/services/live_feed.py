@@ -23,22 +23,18 @@ from profai.services.deps import HasReads
 # compared with what was sent).
 LOOKBACK = timedelta(seconds=10)
 
-Event = tuple[str, dict[str, Any]]
+# ("job", a row of feed_repo.jobs) or ("course", what changed of a course).
+Event = tuple[str, Any]
+# What a client shows of a job: an event goes out when one of these changes.
+SHOWN = ("status", "progress", "message", "step", "step_progress", "error_code")
 
 
 class FeedDeps(HasReads, Protocol):
     """What the feed uses of the wiring."""
 
 
-def job_event(row: Any) -> dict[str, Any]:
-    """A job as the feed shows it: its status and progress, and the course it made, if any."""
-    result, payload = row.result or {}, row.payload or {}
-    title = payload.get("course_title") or payload.get("namespace") or ""
-    return {"job_id": row.id, "kind": row.kind, "status": row.status, "progress": row.progress,
-            "message": row.message, "step": row.step, "step_progress": row.step_progress,
-            "title": str(title)[:300], "course_id": result.get("course_id"), "error": row.error,
-            "error_code": row.error_code, "finished": row.status in FINISHED,
-            "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat()}
+def _shown(row: Any) -> tuple[Any, ...]:
+    return (*(getattr(row, name) for name in SHOWN), (row.result or {}).get("course_id"))
 
 
 @dataclass
@@ -47,8 +43,7 @@ class Feed:
 
     who: Principal
     since: datetime = field(default_factory=utcnow)
-    sent: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # job id -> what was sent of it
-    unfinished: set[str] = field(default_factory=set)
+    sent: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # job id -> _shown() of it, as sent
     courses: dict[int, tuple[str, bool]] | None = None  # id -> (title, search_ready); None: not looked yet
 
     def look(self, ctx: FeedDeps, *, courses: bool) -> list[Event]:
@@ -56,25 +51,17 @@ class Feed:
         is compared too when `courses` (or when a job may have changed it)."""
         everyone = self.who.is_admin
         now = utcnow()
-        rows = feed_repo.jobs(ctx.reads, self.who.user_id, everyone=everyone, since=self.since,
-                              tracked=sorted(self.unfinished))
-        self.since = now - LOOKBACK
-        events: list[Event] = []
-        for row in rows:
-            event = job_event(row)
-            key = tuple(event[k] for k in ("status", "progress", "message", "step", "step_progress", "course_id",
-                                           "error_code"))
-            if self.sent.get(row.id) == key:
-                continue
-            self.sent[row.id] = key
-            events.append(("job", event))
-            courses = courses or event["course_id"] is not None or event["finished"]
-            (self.unfinished.discard if event["finished"] else self.unfinished.add)(row.id)
-        # Forget finished jobs that have left the lookback window: they are not asked for again.
-        current = {row.id for row in rows}
-        self.sent = {k: v for k, v in self.sent.items() if k in current or k in self.unfinished}
+        unfinished = sorted(job_id for job_id, seen in self.sent.items() if seen[0] not in FINISHED)
+        rows = feed_repo.jobs(ctx.reads, self.who.user_id, everyone=everyone, since=self.since, tracked=unfinished)
+        # What is kept is this look's jobs: a finished one that has left the lookback window is
+        # forgotten (it is not asked for again).
+        shown = {row.id: _shown(row) for row in rows}
+        events: list[Event] = [("job", row) for row in rows if self.sent.get(row.id) != shown[row.id]]
+        courses = courses or any(shown[row.id][-1] is not None or row.status in FINISHED for _, row in events)
         if courses or self.courses is None:
             events += self._courses(ctx, everyone)
+        # Only once every read has been done: after a failed one the next look starts from here again.
+        self.since, self.sent = now - LOOKBACK, shown
         return events
 
     def _courses(self, ctx: FeedDeps, everyone: bool) -> list[Event]:

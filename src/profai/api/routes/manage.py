@@ -18,7 +18,7 @@ from profai.api.event_stream import HEARTBEAT, STREAMS, EventStream, frame, wait
 from profai.api.ids import CourseId
 from profai.domain import Principal
 from profai.errors import ProfAIError
-from profai.schemas.manage import CourseRename, CourseTitle
+from profai.schemas.manage import CourseRename, CourseTitle, JobEvent
 from profai.services import courses as course_service
 from profai.services.live_feed import Feed
 from profai.wiring import Container
@@ -47,13 +47,14 @@ def rename_course(ctx: CtxDep, who: User, course_id: CourseId, body: CourseRenam
 async def events(request: Request, ctx: CtxDep, who: Teacher) -> EventStream:
     """Live feed of your jobs and courses (an admin's: all of them), as server-sent events:
     `ready` once connected (then load the course list), `job` for each change of a job (status,
-    progress, message, step, result's course_id), `course` when a course is created, updated
+    progress, message, step, result's course_id: the job as GET /api/jobs/{id} shows it, with its
+    title, course_id and whether it has finished), `course` when a course is created, updated
     (title, search_ready) or deleted; comment lines as heartbeats. At most
     MAX_EVENT_STREAMS_PER_USER open per user (429 too_many_streams) and MAX_EVENT_STREAMS in all
     (503 streams_full), in each API process."""
     s = ctx.settings
-    key = STREAMS.admit(who, s.event_streams_per_user, s.event_streams_total)
-    return EventStream(lambda closing: _feed(request, ctx, who, closing), key)
+    slot = STREAMS.admit(who, s.event_streams_per_user, s.event_streams_total)
+    return EventStream(lambda closing: _feed(request, ctx, who, closing), slot)
 
 
 async def _feed(request: Request, ctx: Container, who: Principal, closing: asyncio.Event) -> AsyncIterator[bytes]:
@@ -74,7 +75,7 @@ async def _feed(request: Request, ctx: Container, who: Principal, closing: async
         if looks == 0:
             yield frame("ready", json.dumps({"jobs": sum(1 for kind, _ in found if kind == "job")}))
         for kind, data in found:
-            yield frame(kind, json.dumps(data))
+            yield frame(kind, JobEvent.of(data).model_dump_json() if kind == "job" else json.dumps(data))
         looks += 1
         quiet = 0.0 if found else quiet + POLL_SECONDS
         if quiet >= HEARTBEAT_SECONDS:

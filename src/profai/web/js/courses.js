@@ -239,8 +239,7 @@ function jobFailed(message) {
 function courseReady(job, title, label = "Course ready: ") {
   const done = $("upload-done");
   const name = job.result?.course_title || title;
-  const id = job.course_id ?? job.result?.course_id;
-  done.replaceChildren(label, id ? h("a", { href: routes.course(id) }, `Open “${name}”`) : name);
+  done.replaceChildren(label, job.course_id ? h("a", { href: routes.course(job.course_id) }, `Open “${name}”`) : name);
   show(done);
   if (FINAL_OK.has(job.status)) {
     setProgress(100);

@@ -73,10 +73,10 @@ async function cancelJob(job, label, button) {
   if (!yes) return;
   button.disabled = true;
   try {
-    const status = await api(`/api/jobs/${encodeURIComponent(job.job_id)}/cancel`, { method: "POST" });
+    // Answered 200 only once the job is cancelled (409 if it had finished first).
+    await api(`/api/jobs/${encodeURIComponent(job.job_id)}/cancel`, { method: "POST" });
     drop(job.job_id);
     say($("courses-live"), `${name(job)} was cancelled.`, "note");
-    if (status.status !== "cancelled") say($("courses-live"), `${name(job)}: ${status.message}`, "note");
   } catch (err) {
     button.disabled = false;
     say($("courses-live"), `Could not cancel ${name(job)}: ${err.message}`);

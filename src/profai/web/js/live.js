@@ -28,10 +28,10 @@ function emit(type, data) {
   }
 }
 
-/** A job as the feed and GET /api/jobs/{id} both describe it, in the feed's shape. */
+/** A job as GET /api/jobs/{id} describes it, with the feed's course_id and finished (the feed's
+ *  events are that body with them already). */
 export function jobView(job) {
-  return { ...job, job_id: job.job_id, course_id: job.course_id ?? job.result?.course_id ?? null,
-    finished: FINAL.has(job.status) };
+  return { ...job, course_id: job.course_id ?? job.result?.course_id ?? null, finished: FINAL.has(job.status) };
 }
 
 /** Open the feed for whoever is signed in (teachers and admins), once; safe to call on every sign-in. */
