@@ -4,7 +4,6 @@ with an API key. Teacher B's own course is there too, for lessons and chats of a
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,12 +13,9 @@ from fastapi.testclient import TestClient
 
 from factories import BIOLOGY, make_pdf
 from profai.api import create_app
-from profai.domain import ADMIN, CLI, STUDENT, TEACHER
-from profai.services import accounts
+from profai.domain import ADMIN, STUDENT, TEACHER
 from profai.wiring import Container, build_container
-from support import make_settings, upload_course
-
-_n = itertools.count()
+from support import make_settings, upload_course, user_with_key
 
 
 @dataclass
@@ -49,9 +45,8 @@ def build_class(root: Path, **settings: Any) -> Iterator[Klass]:
              "admin": ADMIN}
     keys, ids = {}, {}
     for name, role in roles.items():
-        user = accounts.create_user(ctx, CLI, f"{name}{next(_n)}@school.example", "correct horse battery", role)
+        user, keys[name] = user_with_key(ctx, role)
         ids[name] = user.id
-        keys[name] = accounts.create_key(ctx, accounts.principal_of(user, "key"), "test")[1]
     with TestClient(create_app(ctx=ctx)) as client:
         client.headers.update({"X-API-Key": keys["teacher"]})
         course_id = upload_course(client, make_pdf(root / "biology.pdf"), "Biology")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -22,6 +23,8 @@ from profai.settings import Settings
 R_MANUALS = Path("/usr/share/R/doc/manual")
 TESTS_DIR = Path(__file__).resolve().parent
 FINISHED = ("completed", "partially_completed", "failed", "cancelled")  # a job's final states
+PASSWORD = "correct horse battery"  # every test account's; at least 8 characters
+_accounts = itertools.count()
 T = TypeVar("T")
 
 
@@ -149,3 +152,12 @@ def job_row(sessions: sessionmaker[Session], job_id: str) -> Job | None:
     """The job's row as it is now (detached), or None."""
     with session_scope(sessions) as session:
         return jobs_repo.get(session, job_id)
+
+
+def user_with_key(ctx: Any, role: str) -> tuple[Any, str]:
+    """A new account of `role` (an address of its own, password PASSWORD) and an API key for it."""
+    from profai.domain import CLI
+    from profai.services import accounts
+
+    user = accounts.create_user(ctx, CLI, f"{role}{next(_accounts)}@school.example", PASSWORD, role)
+    return user, accounts.create_key(ctx, accounts.principal_of(user, "key"), "test")[1]

@@ -23,10 +23,10 @@ from factories import make_pdf
 from profai.api import create_app
 from profai.db import datasets_repo, jobs_repo
 from profai.db.engine import session_scope
-from profai.domain import ADMIN, CLI, STUDENT, TEACHER
+from profai.domain import ADMIN, STUDENT, TEACHER
 from profai.services import accounts
 from profai.wiring import build_container
-from support import make_settings, upload_course
+from support import make_settings, upload_course, user_with_key
 
 IDENTITIES = ("anonymous", "student_not_enrolled", "student_enrolled", "other_teacher", "owner_teacher", "admin")
 _n = itertools.count()
@@ -43,8 +43,8 @@ class World:
 
 
 def _user(ctx, role: str) -> tuple[int, str]:
-    user = accounts.create_user(ctx, CLI, f"{role}{next(_n)}@school.example", "correct horse battery", role)
-    return user.id, accounts.create_key(ctx, accounts.principal_of(user, "key"), "test")[1]
+    user, key = user_with_key(ctx, role)
+    return user.id, key
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,11 @@
 """The live feed (GET /api/events, server-sent events): a teacher follows a job from start to
 completed and sees its course appear, renamed and deleted; nobody else's jobs show; the number of
-open feeds is capped; a client that goes away frees its slot; and a server shutting down ends every
-feed instead of waiting for them (a real `profai serve` for the last two)."""
+open feeds is capped; a look whose second read fails loses nothing; a client that goes away frees its
+slot; and a server shutting down ends every feed instead of waiting for them (a real `profai serve`
+for the last two)."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import signal
 import time
@@ -19,12 +19,14 @@ from factories import make_pdf
 from procs import kill_group, start_server
 from profai.api import create_app
 from profai.api.routes import manage
-from profai.domain import ADMIN, CLI, STUDENT, TEACHER
+from profai.db import feed_repo, jobs_repo
+from profai.db.engine import session_scope
+from profai.domain import ADMIN, STUDENT, TEACHER
 from profai.services import accounts
+from profai.services.live_feed import Feed
 from profai.wiring import build_container
-from support import ADMIN_HEADERS, make_settings, wait_until
+from support import ADMIN_HEADERS, make_settings, user_with_key, wait_until
 
-_n = itertools.count()
 FINAL = ("completed", "partially_completed", "failed", "cancelled")
 
 
@@ -51,8 +53,7 @@ def quick_heartbeats(monkeypatch):
 
 
 def _key(ctx, role: str) -> dict[str, str]:
-    user = accounts.create_user(ctx, CLI, f"{role}{next(_n)}@school.example", "correct horse battery", role)
-    return {"X-API-Key": accounts.create_key(ctx, accounts.principal_of(user, "key"), "t")[1]}
+    return {"X-API-Key": user_with_key(ctx, role)[1]}
 
 
 @pytest.fixture
@@ -148,6 +149,29 @@ def test_a_feed_ends_once_its_key_is_revoked(world, monkeypatch):
         key_id = client.get("/api/keys", headers=who["a"]).json()["keys"][0]["id"]
         assert client.delete(f"/api/keys/{key_id}", headers=who["a"]).status_code == 204
         assert events(lines, lambda name, _: name == "bye", timeout=10)[-1] == ("bye", {"reason": "invalid_credentials"})
+
+
+def test_a_look_whose_course_read_fails_keeps_its_job_events_for_the_next(tmp_path, monkeypatch):
+    """The database away for a moment between a look's two reads: nothing it found is lost."""
+    ctx = build_container(make_settings(tmp_path / "data"), compute_processes=0)
+    try:
+        user, _ = user_with_key(ctx, TEACHER)
+        feed = Feed(accounts.principal_of(user, "key"))
+        assert feed.look(ctx, courses=True) == []
+        with session_scope(ctx.sessions) as session:  # max_attempts=0: no worker claims it, it stays pending
+            job_id = jobs_repo.create(session, "course", {"files": []}, owner_id=user.id, max_attempts=0).id
+
+        def away(*args, **kwargs):
+            raise ConnectionError("the database went away")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(feed_repo, "courses", away)
+            with pytest.raises(ConnectionError):
+                feed.look(ctx, courses=True)
+        assert [(kind, row.id) for kind, row in feed.look(ctx, courses=True)] == [("job", job_id)]
+        assert feed.look(ctx, courses=True) == []  # sent once
+    finally:
+        ctx.close()
 
 
 @pytest.fixture

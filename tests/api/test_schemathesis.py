@@ -24,7 +24,6 @@ Left out, and why:
 from __future__ import annotations
 
 import collections
-import itertools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,15 +41,13 @@ from schemathesis.python import asgi
 from factories import make_csv, make_pdf
 from profai.api import create_app
 from profai.db.models import User
-from profai.domain import ADMIN, CLI, STUDENT, TEACHER
+from profai.domain import ADMIN, STUDENT, TEACHER
 from profai.services import accounts
 from profai.wiring import Container, build_container
-from support import make_settings, upload_course, wait_job
+from support import make_settings, upload_course, user_with_key, wait_job
 
 MAX_EXAMPLES = 25
 SEED = 20240601
-PASSWORD = "correct horse battery"
-_n = itertools.count()
 
 # (method, path) -> the error codes a schema-valid request may still get, by the server's state.
 STATE_DEPENDENT = {
@@ -73,17 +70,12 @@ class World:
     keys: dict[str, str]
 
 
-def _user(ctx: Container, role: str) -> tuple[User, str]:
-    user = accounts.create_user(ctx, CLI, f"{role}{next(_n)}@school.example", PASSWORD, role)
-    return user, accounts.create_key(ctx, accounts.principal_of(user, "key"), "schemathesis")[1]
-
-
 def _build_world(root: Path, database_url: str | None) -> World:
     # TTS_MAX_CHARS kept small: the run speaks every text it is allowed to.
     database = {"DATABASE_URL": database_url} if database_url else {}
     ctx = build_container(make_settings(root / "data", TTS_MAX_CHARS=300, **database), compute_processes=0)
     ctx.runner.start()
-    made = {role: _user(ctx, role) for role in (TEACHER, STUDENT, ADMIN)}
+    made = {role: user_with_key(ctx, role) for role in (TEACHER, STUDENT, ADMIN)}
     keys = {role: key for role, (_, key) in made.items()}
     app = create_app(ctx=ctx)
     with TestClient(app, headers={"X-API-Key": keys[TEACHER]}) as teacher, \

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import itertools
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,16 +12,14 @@ from PIL import Image
 
 from factories import make_pdf
 from profai.api import create_app
-from profai.domain import CLI, TEACHER
-from profai.services import accounts
+from profai.domain import TEACHER
 from profai.wiring import build_container
-from support import ADMIN_HEADERS, job_row, make_settings, upload_course, wait_job
+from support import ADMIN_HEADERS, job_row, make_settings, upload_course, user_with_key, wait_job
 from textbook import make_textbook
 
 PNG = b"\x89PNG\r\n\x1a\n"
 FUNCTIONS = ("A function packages instructions under a name so that a program can run them many times. "
              "The body of a function is indented below its first line")  # two lines on page 5
-_n = itertools.count()
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +44,7 @@ def _sha(data: bytes) -> str:
 
 
 def _teacher_headers(ctx) -> dict[str, str]:
-    user = accounts.create_user(ctx, CLI, f"t{next(_n)}@school.example", "correct horse battery", TEACHER)
-    return {"X-API-Key": accounts.create_key(ctx, accounts.principal_of(user, "key"), "test")[1]}
+    return {"X-API-Key": user_with_key(ctx, TEACHER)[1]}
 
 
 def test_the_original_pdf_can_be_downloaded_as_uploaded(world):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from support import PASSWORD
+
 CHROMIUM = Path("/usr/bin/chromium")
-PASSWORD = "correct horse battery"  # every test account's; at least 8 characters
 
 SERVER_ENV = {"ENVIRONMENT": "test", "JOB_RUNNER": "local", "GENERATOR": "extractive", "EMBEDDER": "local",
               "SPEECH": "espeak", "MAX_WORKERS": "2", "COMPUTE_PROCESSES": "1"}
