@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip -q --disable-pip-version-check
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps run stack test lint bench bench-ingest bench-upload bench-scale bench-load bench-chaos bench-csv bench-retrieval bench-chat bench-audio worker flower clean
+.PHONY: setup system-deps run stack test lint bench bench-ingest bench-upload bench-scale bench-load bench-chaos bench-csv bench-retrieval bench-chat bench-audio bench-pages bench-web worker flower clean
 
 setup: $(STAMP)
 
@@ -52,7 +52,7 @@ lint: setup
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 
-bench: bench-ingest bench-upload bench-scale bench-load bench-chaos bench-csv bench-retrieval bench-chat bench-audio
+bench: bench-ingest bench-upload bench-scale bench-load bench-chaos bench-csv bench-retrieval bench-chat bench-audio bench-pages bench-web
 
 bench-ingest: setup system-deps
 	$(PY) bench/ingest_pdf.py
@@ -89,6 +89,12 @@ bench-chat: setup system-deps
 
 bench-audio: setup system-deps
 	$(PY) bench/audio.py
+
+bench-pages: setup system-deps
+	$(PY) bench/page_render.py
+
+bench-web: setup
+	$(PY) bench/web_assets.py
 
 # A Celery worker for the distributed stack (JOB_RUNNER=celery, DATABASE_URL, REDIS_URL set).
 worker: setup

@@ -20,7 +20,6 @@ import argparse
 import logging
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -31,11 +30,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 from common import R_MANUALS, save  # noqa: E402
 
+from procs import free_port, wait_http  # noqa: E402
 from profai.domain import CourseDraft, LessonDraft, PdfDocument  # noqa: E402
 from profai.ingest.pdf import read_pdf  # noqa: E402
 from profai.providers.generator import ExtractiveGenerator  # noqa: E402
@@ -95,35 +94,19 @@ def gguf_file() -> Path:
     return found[0]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def llama_server(model: Path, threads: int, startup_seconds: float = 180) -> Iterator[str]:
     """llama_cpp.server on a free loopback port, for as long as the block runs; yields its /v1 URL."""
-    port = _free_port()
-    log = (WORK / "server.log").open("w")
+    port = free_port()
+    log_path = WORK / "server.log"
+    log = log_path.open("w")
     proc = subprocess.Popen([str(PYTHON), "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
                              "--port", str(port), "--n_ctx", str(N_CTX), "--n_threads", str(threads),
                              "--n_threads_batch", str(threads), "--model_alias", "smollm2-135m-instruct"],
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + startup_seconds
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"llama_cpp.server exited with {proc.returncode}; see {log.name}")
-            try:
-                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"llama_cpp.server did not answer within {startup_seconds:.0f} s")
-            time.sleep(0.5)
+        wait_http(f"{url}/models", proc, log_path, timeout=startup_seconds)
         yield url
     finally:
         proc.terminate()

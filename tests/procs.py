@@ -25,10 +25,9 @@ def free_port() -> int:
 
 
 def start_process(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    # Every ProfAI process of a test takes the test admin key; the tests' own polling is not limited.
-    env = {"API_KEY": TEST_ADMIN_KEY, "RATE_LIMIT_PER_SECOND": "0", **env}
     """A child in its own process group, so a test can kill it and everything it spawned."""
-    full_env = {**os.environ, **env}
+    # Every ProfAI process of a test takes the test admin key; the tests' own polling is not limited.
+    full_env = {**os.environ, "API_KEY": TEST_ADMIN_KEY, "RATE_LIMIT_PER_SECOND": "0", **env}
     return subprocess.Popen(args, env=full_env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
                             start_new_session=True)
 
