@@ -1,28 +1,12 @@
-"""Job state changes on SQLite and PostgreSQL: compare-and-set, leases, monotonic progress."""
+"""Job state changes on SQLite and PostgreSQL: compare-and-set, leases, monotonic progress, claim order."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from profai.db import jobs_repo
-from profai.db.engine import make_engine, make_session_factory, session_scope
-from profai.db.migrate import upgrade
-from profai.db.models import utcnow
-
-
-@pytest.fixture
-def sessions(db_url):
-    engine = make_engine(db_url)
-    upgrade(engine)
-    factory = make_session_factory(engine)
-    yield factory
-    with session_scope(factory) as s:  # PostgreSQL's database is shared by the session's tests
-        from profai.db.models import Job
-
-        s.query(Job).delete()
-    engine.dispose()
+from profai.db.engine import make_engine, session_scope
+from profai.db.models import Job, utcnow
 
 
 def _new(sessions, max_attempts=3) -> str:
@@ -141,3 +125,19 @@ def test_status_reads_see_commits_at_once_and_survive_a_dropped_connection(sessi
             assert s.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
         assert fetch_one(reads, jobs_repo.STATUS_QUERY, jobs_repo.status_params(job_id)).status == jobs_repo.PROCESSING
     reads.dispose()
+
+
+def test_claims_take_the_oldest_job_even_when_it_was_requeued(sessions):
+    with session_scope(sessions) as session:
+        session.query(Job).delete()  # PostgreSQL's database is shared by the session's tests
+        ids = [jobs_repo.create(session, "sleep", {}).id for _ in range(4)]
+        spent = jobs_repo.create(session, "sleep", {}, max_attempts=0).id  # never claimable
+    with session_scope(sessions) as session:
+        assert jobs_repo.claim_next(session, "w:1:a", 30) == ids[0]
+        assert jobs_repo.claim_next(session, "w:1:b", 30) == ids[1]
+        # The first one's worker dies: it goes back to the queue, behind nothing created after it.
+        assert jobs_repo.reap(session, owners_gone=("w:1:a",)).requeued == [ids[0]]
+    with session_scope(sessions) as session:
+        assert jobs_repo.claim_next(session, "w:2:a", 30) == ids[0]
+        assert [jobs_repo.claim_next(session, "w:2:a", 30) for _ in range(3)] == [ids[2], ids[3], None]
+        assert jobs_repo.get(session, spent).status == jobs_repo.PENDING

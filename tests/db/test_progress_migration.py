@@ -10,7 +10,7 @@ from alembic import command
 from sqlalchemy import inspect
 
 from profai.db import accounts_repo, courses_repo, progress_repo
-from profai.db.engine import make_engine, make_session_factory, session_scope
+from profai.db.engine import make_engine, session_scope
 from profai.db.migrate import alembic_config, upgrade
 from profai.db.models import LessonProgress
 from profai.domain import CourseDraft, LessonDraft, ModuleDraft
@@ -54,27 +54,21 @@ def _course(session) -> tuple[int, int]:
     return course.id, course.modules[0].lessons[0].id
 
 
-def test_progress_goes_with_its_lesson_and_its_user(db_url):
-    engine = make_engine(db_url)
-    upgrade(engine)
-    sessions = make_session_factory(engine)
-    try:
-        with session_scope(sessions) as s:
-            user = accounts_repo.add_user(s, f"p{uuid.uuid4().hex[:8]}@school.example", "x", "student")
-            other = accounts_repo.add_user(s, f"p{uuid.uuid4().hex[:8]}@school.example", "x", "student")
-            course_id, lesson_id = _course(s)
-            first = progress_repo.mark_done(s, user.id, lesson_id)
-            assert progress_repo.mark_done(s, user.id, lesson_id) == first  # marking again keeps the first time
-            progress_repo.mark_done(s, other.id, lesson_id)
-            user_id, other_id = user.id, other.id
-        with session_scope(sessions) as s:
-            assert [i for i, _ in progress_repo.done_in_course(s, user_id, course_id)] == [lesson_id]
-            s.delete(accounts_repo.get_user(s, other_id))
-        with session_scope(sessions) as s:
-            assert s.query(LessonProgress).filter_by(lesson_id=lesson_id).count() == 1
-            courses_repo.delete_course(s, courses_repo.head(s, course_id))
-        with session_scope(sessions) as s:
-            assert s.query(LessonProgress).filter_by(lesson_id=lesson_id).count() == 0
-            s.delete(accounts_repo.get_user(s, user_id))
-    finally:
-        engine.dispose()
+def test_progress_goes_with_its_lesson_and_its_user(sessions):
+    with session_scope(sessions) as s:
+        user = accounts_repo.add_user(s, f"p{uuid.uuid4().hex[:8]}@school.example", "x", "student")
+        other = accounts_repo.add_user(s, f"p{uuid.uuid4().hex[:8]}@school.example", "x", "student")
+        course_id, lesson_id = _course(s)
+        first = progress_repo.mark_done(s, user.id, lesson_id)
+        assert progress_repo.mark_done(s, user.id, lesson_id) == first  # marking again keeps the first time
+        progress_repo.mark_done(s, other.id, lesson_id)
+        user_id, other_id = user.id, other.id
+    with session_scope(sessions) as s:
+        assert [i for i, _ in progress_repo.done_in_course(s, user_id, course_id)] == [lesson_id]
+        s.delete(accounts_repo.get_user(s, other_id))
+    with session_scope(sessions) as s:
+        assert s.query(LessonProgress).filter_by(lesson_id=lesson_id).count() == 1
+        courses_repo.delete_course(s, courses_repo.head(s, course_id))
+    with session_scope(sessions) as s:
+        assert s.query(LessonProgress).filter_by(lesson_id=lesson_id).count() == 0
+        s.delete(accounts_repo.get_user(s, user_id))

@@ -13,7 +13,6 @@ from celery_cluster import Cluster, owner_pid
 from procs import kill_group, start_server
 from profai.db import jobs_repo
 from profai.db.engine import make_engine, make_session_factory, session_scope
-from profai.db.migrate import upgrade
 from profai.db.models import Job
 from profai.settings import Settings
 from support import plugins_env, wait_until
@@ -51,28 +50,6 @@ def _requeued_ahead_of_the_backlog(sessions, first: str, later: list[str], timeo
     # One job at a time: finishing before another means having run before it.
     assert all(jobs[first].completed_at < jobs[j].completed_at for j in waiting), \
         {j: (jobs[j].completed_at, jobs[first].completed_at) for j in waiting}
-
-
-def test_claims_take_the_oldest_job_even_when_it_was_requeued(db_url):
-    engine = make_engine(db_url)
-    upgrade(engine)
-    sessions = make_session_factory(engine)
-    try:
-        with session_scope(sessions) as session:
-            session.query(Job).delete()  # PostgreSQL's database is shared by the session's tests
-            ids = [jobs_repo.create(session, "sleep", {}).id for _ in range(4)]
-            spent = jobs_repo.create(session, "sleep", {}, max_attempts=0).id  # never claimable
-        with session_scope(sessions) as session:
-            assert jobs_repo.claim_next(session, "w:1:a", 30) == ids[0]
-            assert jobs_repo.claim_next(session, "w:1:b", 30) == ids[1]
-            # The first one's worker dies: it goes back to the queue, behind nothing created after it.
-            assert jobs_repo.reap(session, owners_gone=("w:1:a",)).requeued == [ids[0]]
-        with session_scope(sessions) as session:
-            assert jobs_repo.claim_next(session, "w:2:a", 30) == ids[0]
-            assert [jobs_repo.claim_next(session, "w:2:a", 30) for _ in range(3)] == [ids[2], ids[3], None]
-            assert jobs_repo.get(session, spent).status == jobs_repo.PENDING
-    finally:
-        engine.dispose()
 
 
 @pytest.mark.slow
