@@ -20,12 +20,13 @@ $(STAMP): pyproject.toml requirements.lock
 # System packages: eSpeak NG (lesson audio), Tesseract with its English model (OCR of scanned
 # PDF pages), R manuals (real PDFs for tests and benchmarks), nginx (`make stack` and its tests;
 # the package may start a service of its own on port 80, which nothing here uses); `make test`
-# adds Chromium, the browser the UI tests drive.
+# adds Chromium, the browser the UI tests drive, and npm, which fetches their accessibility checker.
 system-deps:
 	@missing=""; \
 	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
 	tesseract --list-langs 2>/dev/null | grep -qx eng || missing="$$missing tesseract-ocr tesseract-ocr-eng"; \
 	test -z "$(WITH_BROWSER)" || test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	test -z "$(WITH_BROWSER)" || command -v npm >/dev/null || missing="$$missing npm"; \
 	test -f /usr/share/R/doc/manual/R-intro.pdf || missing="$$missing r-doc-pdf"; \
 	test -x /usr/sbin/nginx || missing="$$missing nginx"; \
 	if [ -n "$$missing" ]; then \
@@ -44,7 +45,14 @@ stack: setup system-deps
 
 test: setup lint
 	$(MAKE) system-deps WITH_BROWSER=1
+	$(MAKE) $(AXE)
 	$(PY) -m pytest -q
+
+# axe-core, the accessibility checker the browser tests inject (pinned in tests/web/axe/package-lock.json).
+AXE := tests/web/axe/node_modules/axe-core/axe.min.js
+$(AXE): tests/web/axe/package-lock.json
+	npm ci --prefix tests/web/axe --no-audit --no-fund --loglevel=error
+	touch $@
 
 # Style (ruff), the layers of DESIGN.md (import-linter) and types (mypy); `make test` runs it first.
 lint: setup
@@ -93,8 +101,11 @@ bench-audio: setup system-deps
 bench-pages: setup system-deps
 	$(PY) bench/page_render.py
 
+# What the web app ships, then a lesson's first render in Chromium (R-exts beside a short baseline).
 bench-web: setup
+	$(MAKE) system-deps WITH_BROWSER=1
 	$(PY) bench/web_assets.py
+	$(PY) bench/first_render.py
 
 # A Celery worker for the distributed stack (JOB_RUNNER=celery, DATABASE_URL, REDIS_URL set).
 worker: setup

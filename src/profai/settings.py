@@ -137,6 +137,7 @@ class Settings(BaseSettings):
     tts_max_chars: int = Field(5000, alias="TTS_MAX_CHARS", ge=1)
     # Lesson audio is WAV (~13 MB for a 5-minute lesson): past this the least recently used goes.
     audio_cache_mb: float = Field(2048, alias="AUDIO_CACHE_MB", gt=0)
+    page_cache_mb: float = Field(1024, alias="PAGE_CACHE_MB", gt=0)  # source pages drawn as PNG
     speech_base_url: str | None = Field(None, alias="SPEECH_BASE_URL")  # default: OpenAI's API
     speech_model: str = Field("tts-1", alias="SPEECH_MODEL")
     speech_api_key: str | None = Field(None, alias="SPEECH_API_KEY")

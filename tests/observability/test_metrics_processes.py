@@ -75,8 +75,10 @@ def test_every_api_process_is_counted_and_a_dead_ones_counts_stay(tmp_path):
     try:
         assert not dead.exists() and alive.exists()
         (helper,) = wait_until(lambda: _serve_children(server.pid), interval=0.2, message="the second API process")
+        # Its counter file appears at import, before it listens: wait until it has answered a request.
         wait_until(lambda: httpx.get(f"{base}/health", timeout=5).status_code == 200 and
-                   (folder / f"counter_{helper}.db").exists(), interval=0.2, message="the second API process to serve")
+                   (folder / f"counter_{helper}.db").exists() and _own_count(folder, helper, "/health") > 0,
+                   interval=0.2, message="the second API process to serve")
         for _ in range(REQUESTS):  # a connection each: the kernel spreads them over both processes
             with httpx.Client(headers=ADMIN_HEADERS) as client:
                 assert client.get(f"{base}/api/courses", timeout=10).status_code == 200

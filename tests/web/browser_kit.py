@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
-from support import PASSWORD
+import httpx
+
+from procs import kill_group, poll_job, start_server
+from support import PASSWORD, admin_http
 
 CHROMIUM = Path("/usr/bin/chromium")
 
 SERVER_ENV = {"ENVIRONMENT": "test", "JOB_RUNNER": "local", "GENERATOR": "extractive", "EMBEDDER": "local",
               "SPEECH": "espeak", "MAX_WORKERS": "2", "COMPUTE_PROCESSES": "1"}
+
+
+@contextlib.contextmanager
+def app_server(work: Path) -> Iterator[str]:
+    """A `profai serve` of its own in `work` (its data in work/data, its log work/server.log); its URL."""
+    proc, url = start_server({"PROFAI_DATA_DIR": str(work / "data"), **SERVER_ENV}, work / "server.log")
+    try:
+        yield url
+    finally:
+        kill_group(proc, signal.SIGTERM)
+
+
+def make_account(server: str, email: str, role: str, password: str = PASSWORD) -> dict:
+    """A new account, made with the test admin key."""
+    resp = admin_http.post(f"{server}/api/users", json={"email": email, "password": password, "role": role})
+    assert resp.status_code == 201, resp.text
+    return resp.json()
 
 
 def new_page(browser, width: int = 1280, height: int = 900):
@@ -59,3 +82,28 @@ def generate_quiz(page, count: int = 3, difficulty: str | None = None):
     questions = page.locator("#quiz-questions > li")
     expect(questions).to_have_count(count)
     return questions
+
+
+@contextlib.contextmanager
+def signed_in(server: str, email: str) -> Iterator[httpx.Client]:
+    """An HTTP client signed in as `email` by cookie, as the browser is."""
+    with httpx.Client(base_url=server, headers={"Origin": server}, timeout=30) as client:
+        assert client.post("/api/auth/login", json={"email": email, "password": PASSWORD}).status_code == 200
+        yield client
+
+
+def build_course(server: str, email: str, pdf: Path, title: str, timeout: float = 120) -> dict:
+    """A course `email` built from `pdf` through the API; the course as its owner sees it (join code included)."""
+    with signed_in(server, email) as client:
+        with pdf.open("rb") as f:
+            accepted = client.post("/api/upload-pdfs", data={"course_title": title},
+                                   files={"files": (pdf.name, f, "application/pdf")})
+        assert accepted.status_code == 202, accepted.text
+        job = poll_job(server, accepted.json()["job_id"], timeout=timeout)
+        assert job["status"] == "completed", job
+        return client.get(f"/api/courses/{job['result']['course_id']}").json()
+
+
+def join_course(server: str, email: str, code: str) -> None:
+    with signed_in(server, email) as client:
+        assert client.post("/api/join", json={"code": code}).status_code == 200

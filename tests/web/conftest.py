@@ -3,15 +3,12 @@ Debian's Chromium driven by Playwright, and accounts made through the API with t
 
 from __future__ import annotations
 
-import signal
+import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from browser_kit import CHROMIUM, PASSWORD, SERVER_ENV, new_page
-
-from procs import kill_group, start_server
-from support import admin_http
+from browser_kit import CHROMIUM, app_server, make_account, new_page
 
 
 def pytest_collection_modifyitems(items) -> None:
@@ -27,21 +24,15 @@ def pytest_collection_modifyitems(items) -> None:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     """A server of its own (its log in tmp_path/server.log); its URL, http://127.0.0.1:PORT."""
-    proc, url = start_server({"PROFAI_DATA_DIR": str(tmp_path / "data"), **SERVER_ENV}, tmp_path / "server.log")
-    yield url
-    kill_group(proc, signal.SIGTERM)
+    with app_server(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
 def make_user(server: str) -> Callable[..., dict]:
     """make_user(email, role) -> the new account, made with the test admin key (password PASSWORD)."""
 
-    def make(email: str, role: str, password: str = PASSWORD) -> dict:
-        resp = admin_http.post(f"{server}/api/users", json={"email": email, "password": password, "role": role})
-        assert resp.status_code == 201, resp.text
-        return resp.json()
-
-    return make
+    return functools.partial(make_account, server)
 
 
 @pytest.fixture

@@ -11,12 +11,10 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
 import pytest
-from browser_kit import PASSWORD, failure_report, generate_quiz, new_page, sign_in
+from browser_kit import build_course, failure_report, generate_quiz, new_page, sign_in
 
 from factories import BIOLOGY, make_pdf
-from procs import poll_job
 from support import admin_http, wait_until
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install -e '.[dev]')")
@@ -30,7 +28,7 @@ def test_a_student_joins_with_the_code_and_the_teacher_sees_the_attempt(server: 
     for email, role in ((TEACHER, "teacher"), (OTHER_TEACHER, "teacher"), (STUDENT, "student")):
         make_user(email, role)
     # Another teacher's course, which the student must never see.
-    other_course = api_course(server, OTHER_TEACHER, make_pdf(tmp_path / "genetics.pdf", BIOLOGY[2:]), "Genetics")
+    other_course = build_course(server, OTHER_TEACHER, make_pdf(tmp_path / "genetics.pdf", BIOLOGY[2:]), "Genetics")["id"]
 
     teacher = new_page(browser)
     student = new_page(browser, width=390, height=844)  # the student on a phone
@@ -59,19 +57,6 @@ def test_a_student_joins_with_the_code_and_the_teacher_sees_the_attempt(server: 
         failure_report(current, tmp_path)
         raise
     assert teacher.js_errors == [] and student.js_errors == []
-
-
-def api_course(server: str, email: str, pdf: Path, title: str) -> int:
-    """A course built through the API by `email` (signed in with the cookie, as the browser is)."""
-    with httpx.Client(base_url=server, headers={"Origin": server}, timeout=30) as client:
-        assert client.post("/api/auth/login", json={"email": email, "password": PASSWORD}).status_code == 200
-        with pdf.open("rb") as f:
-            accepted = client.post("/api/upload-pdfs", data={"course_title": title},
-                                   files={"files": (pdf.name, f, "application/pdf")})
-        assert accepted.status_code == 202, accepted.text
-    job = poll_job(server, accepted.json()["job_id"], timeout=90)
-    assert job["status"] == "completed", job
-    return job["result"]["course_id"]
 
 
 def make_course(page, tmp_path: Path) -> tuple[str, str]:

@@ -8,11 +8,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import httpx
 import pytest
-from browser_kit import PASSWORD, failure_report, new_page, sign_in
+from browser_kit import build_course, failure_report, join_course, new_page, sign_in
 
-from procs import poll_job
 from textbook import make_textbook
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install -e '.[dev]')")
@@ -25,8 +23,9 @@ def test_page_marks_sources_and_citations_open_the_pdf_page(server: str, make_us
     make_user(TEACHER, "teacher")
     make_user(STUDENT, "student")
     book = make_textbook(tmp_path / "book.pdf", first_printed=30)  # PDF page 5 prints "31"
-    course_id, code = teacher_course(server, book.path)
-    join(server, code)
+    course = build_course(server, TEACHER, book.path, "Programming")
+    course_id = course["id"]
+    join_course(server, STUDENT, course["join_code"])
 
     desk = new_page(browser)
     phone = new_page(browser, width=390, height=844)
@@ -115,23 +114,3 @@ def shows_a_page(page, image) -> None:
     """The image is shown and drawn (the server's PNG decoded)."""
     expect(image).to_be_visible()
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
-
-
-def teacher_course(server: str, pdf: Path) -> tuple[int, str]:
-    """A course the teacher built through the API (signed in by cookie, as the browser is), and its join code."""
-    with httpx.Client(base_url=server, headers={"Origin": server}, timeout=30) as client:
-        assert client.post("/api/auth/login", json={"email": TEACHER, "password": PASSWORD}).status_code == 200
-        with pdf.open("rb") as f:
-            accepted = client.post("/api/upload-pdfs", data={"course_title": "Programming"},
-                                   files={"files": (pdf.name, f, "application/pdf")})
-        assert accepted.status_code == 202, accepted.text
-        job = poll_job(server, accepted.json()["job_id"], timeout=120)
-        assert job["status"] == "completed", job
-        course_id = job["result"]["course_id"]
-        return course_id, client.get(f"/api/courses/{course_id}").json()["join_code"]
-
-
-def join(server: str, code: str) -> None:
-    with httpx.Client(base_url=server, headers={"Origin": server}, timeout=30) as client:
-        assert client.post("/api/auth/login", json={"email": STUDENT, "password": PASSWORD}).status_code == 200
-        assert client.post("/api/join", json={"code": code}).status_code == 200

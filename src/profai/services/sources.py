@@ -71,7 +71,7 @@ def page_image(ctx: SourcesDeps, who: Principal, course_id: int, file_index: int
     (in the caller's thread: the API calls this off the event loop) and cached."""
     source = source_file(ctx, who, course_id, file_index)
     _check_page(source, page)
-    cache = page_images(ctx.settings.data_dir)
+    cache = page_images(ctx.settings.data_dir, ctx.settings.page_cache_mb)
     cached = cache.get(source.key, page, width)
     if cached is not None:
         return cached

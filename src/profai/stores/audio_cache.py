@@ -3,15 +3,13 @@ the least recently used files go when the cache outgrows its budget."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import threading
-import time
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
+from profai.stores import lru
 from profai.stores.files import write_atomic
 
 _EXTENSIONS = {"audio/mpeg": ".mp3"}  # anything else is WAV
@@ -43,8 +41,6 @@ class Speech(Protocol):
 # Threads asking for the same text wait on one lock instead of synthesising twice; striping keeps
 # the lock table fixed-size however many texts there are.
 _STRIPES = 64
-# An entry used this recently is never evicted: a response may still be sending its file.
-_IN_USE_SECONDS = 300
 
 
 class CachedAudio(NamedTuple):
@@ -102,22 +98,7 @@ class AudioCache:
         for path in self.directory.glob("*/*"):
             if not path.name.startswith("."):
                 entries.setdefault(path.with_suffix(".json"), []).append(path)
-        sizes: dict[Path, int] = {}
-        used: dict[Path, float] = {}
-        for record, files in entries.items():
-            try:
-                sizes[record] = sum(f.stat().st_size for f in files)
-                used[record] = record.stat().st_mtime
-            except OSError:  # removed meanwhile, or audio whose record is not written yet
-                continue
-        total = sum(sizes.values())
-        recent = time.time() - _IN_USE_SECONDS
-        for record in sorted(used, key=lambda r: used[r]):
-            if total <= self.max_bytes or used[record] > recent:
-                break
-            for f in sorted(entries[record], key=lambda f: f != record):  # the record first: then a miss
-                f.unlink(missing_ok=True)
-            total -= sizes[record]
+        lru.evict(entries, self.max_bytes)
 
 
 def _load(record: Path) -> CachedAudio | None:
@@ -130,7 +111,5 @@ def _load(record: Path) -> CachedAudio | None:
     # A record whose audio was deleted by hand is a miss, not an error.
     if not path.exists():
         return None
-    # Evicted this instant? The caller still has the file's name, and most likely the file.
-    with contextlib.suppress(OSError):
-        os.utime(record)
+    lru.touch(record)  # evicted this instant? The caller still has the file's name, and most likely the file
     return CachedAudio(path, meta["media_type"], meta["seconds"])

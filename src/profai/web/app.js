@@ -10,7 +10,7 @@ import { initSearch } from "./js/course_search.js";
 import { initCourses, loadCourses, resumeJob, submitUpload } from "./js/courses.js";
 import { $, show } from "./js/dom.js";
 import { startLive, stopLive } from "./js/live.js";
-import { listen, openCourse, showPanel, stopAudio, syncListenButton } from "./js/lesson.js";
+import { listen, openCourse, prefetchCourse, showPanel, stopAudio, syncListenButton } from "./js/lesson.js";
 import { initNavigation } from "./js/navigation.js";
 import { initProgress } from "./js/progress.js";
 import { generateQuiz, newQuiz, retakeQuiz, submitQuiz } from "./js/quiz.js";
@@ -89,6 +89,8 @@ async function signedIn() {
 
 async function start() {
   wire();
+  const route = parseRoute();
+  if (route.view === "course") prefetchCourse(route.courseId);
   let me;
   try {
     me = await whoAmI();

@@ -16,11 +16,23 @@ import { focusHeading, routes, state } from "./state.js";
 
 let courseLessons = [];  // the open course's lessons in order, each with its module and heading (fillCourse)
 
+let early = null;  // {courseId, course: Promise}: asked for before who is signed in was known
+
+/** On the first load of a course's address, ask for the course while the app checks who is signed
+ * in, rather than after; openCourse takes the answer, or asks again if it was refused. */
+export function prefetchCourse(courseId) {
+  early = { courseId, course: api(`/api/courses/${courseId}`, { signIn: false }) };
+  early.course.catch(() => {});  // a refusal is openCourse's to report
+}
+
 export async function openCourse(courseId, seq) {
   resetCourseView();
   $("course-heading").textContent = "Loading course…";
+  const asked = early?.courseId === courseId ? early.course : null;
+  early = null;
   try {
-    const course = await api(`/api/courses/${courseId}`);
+    const course = await (asked?.catch(() => null).then((c) => c ?? api(`/api/courses/${courseId}`))
+      ?? api(`/api/courses/${courseId}`));
     if (seq !== state.seq) return false;
     state.course = course;
     fillCourse(course);

@@ -34,6 +34,7 @@ function canShow(file, page) {
  * the file. */
 export function sourceButton(file, page, label, { text = () => "", lastPage = page, attrs = {} } = {}) {
   if (!canShow(file, page)) return document.createTextNode(label);
+  if (!view.el) build();  // aria-controls must name an element that exists
   return h("button", {
     type: "button", class: "source-link", "aria-controls": "source-view", ...attrs,
     onclick: (event) => {
