@@ -1,7 +1,9 @@
 """Tests for the offline ONNX MiniLM embedder, run on the real model."""
 
 import json
+import os
 import pickle
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -99,3 +101,42 @@ def test_auto_picks_openvino_and_the_cpus_precision():
     assert precision == ("bf16" if cpu_flags() & {"avx512_bf16", "amx_bf16"} else "f32")
     assert choose("onnxruntime", "bf16") == ("onnxruntime", "f32")  # it runs the int8 graph as it is
     assert choose("openvino", "f32") == ("openvino", "f32")
+
+
+def _thread_cpus() -> set[str]:
+    """The CPUs each thread of this process may run on, as /proc lists them ("0-1")."""
+    seen = set()
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            status = (task / "status").read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        seen.add(next(ln for ln in status.splitlines() if ln.startswith("Cpus_allowed_list")).split(":")[1].strip())
+    return seen
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one CPU: nothing to pin to")
+def test_openvino_never_pins_its_threads_so_compute_processes_share_the_cores():
+    """OpenVINO pins the threads it infers on from the first core by default: each compute process's
+    one-thread model then sat on the same core as the others', and two processes embedded at the
+    speed of one. Watched while it embeds, no thread of this process is held to fewer CPUs."""
+    embedder = OnnxMiniLM(threads=1, runtime="openvino", precision="f32")
+    embedder.embed(["warm up"])
+    allowed = _thread_cpus()
+    assert len(allowed) == 1
+    done = threading.Event()
+
+    def embed_until_done() -> None:
+        while not done.is_set():
+            embedder.embed(["Mitochondria release energy from food."] * 8)
+
+    worker = threading.Thread(target=embed_until_done)
+    worker.start()
+    seen: set[str] = set()
+    try:
+        for _ in range(2000):
+            seen |= _thread_cpus()
+    finally:
+        done.set()
+        worker.join()
+    assert seen == allowed

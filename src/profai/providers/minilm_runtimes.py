@@ -89,6 +89,10 @@ def _openvino(weights: Path, precision: str, threads: int) -> Run:
     compiled = ov.Core().compile_model(build_model(read_safetensors(weights)), "CPU", {
         "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
         "INFERENCE_PRECISION_HINT": precision,
+        # Not pinned: OpenVINO pins its threads from the first core, so the one-thread model of
+        # each compute process sat on the same core as the others' and two processes ran at the
+        # speed of one. The kernel spreads unpinned processes over the cores.
+        "ENABLE_CPU_PINNING": False,
     })
     output = compiled.output(OUTPUT)
     # An infer request is not thread-safe (ONNX Runtime's session is): one per calling thread.
