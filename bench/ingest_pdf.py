@@ -40,7 +40,11 @@ def ingest(pdf: Path) -> dict:
     with tempfile.TemporaryDirectory() as tmp, PeakRss() as rss:
         ctx = build_container(Settings(_env_file=None, PROFAI_DATA_DIR=Path(tmp)), runner="local")
         ctx.runner.start()
-        ctx.embedder.embed(["warm up"])  # a server has its model loaded before the first upload
+        # A server has its models loaded before the first upload: here, and in the compute processes
+        # (asked again: done once these are, as each process takes its tasks in turn).
+        ctx.embedder.embed(["warm up"])
+        for started in ctx.compute.start():
+            started.result()
         started = time.monotonic()
         with pdf.open("rb") as f:
             job = courses.start_course_job(ctx, CLI, pdf.stem, [IncomingFile(pdf.name, f)])

@@ -1,5 +1,6 @@
-"""The compute pool starts its processes with the runner, before any job, at a lower priority;
-PDFs are read beside it, in watched processes that a runaway page costs nothing else."""
+"""The compute pool starts its processes with the runner, before any job, at a lower priority, and
+they load the local model then; PDFs are read beside it, in watched processes that a runaway page
+costs nothing else."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def test_start_spawns_every_process_before_any_job_and_they_lower_their_priority
     pool = ComputePool(make_settings(tmp_path / "data"), processes=2)
     before = {p.pid for p in multiprocessing.active_children()}
     try:
-        pool.start()
+        started = pool.start()  # each loads the local model: done once it has
 
         def both_niced() -> list[int] | None:
             new = [p.pid for p in multiprocessing.active_children() if p.pid not in before]
@@ -30,6 +31,7 @@ def test_start_spawns_every_process_before_any_job_and_they_lower_their_priority
 
         niced = wait_until(both_niced, interval=0.1, message="two new processes at a lower priority than this one")
         assert pool.call(os.getpid) in niced  # the work goes to them
+        assert len(started) == 2 and {f.result(timeout=60) for f in started} <= set(niced)
     finally:
         pool.shutdown()
 

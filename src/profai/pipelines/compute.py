@@ -46,13 +46,17 @@ class ComputePool:
                 )
             return self._pool
 
-    def start(self) -> None:
+    def start(self) -> list[Future[Any]]:
         """Start the processes now, beside start-up: each spends a second importing before it
-        lowers its priority, which in the middle of the first job's traffic slowed the API."""
-        if self.processes:
-            executor = self._executor()
-            for _ in range(self.processes):  # no process is idle yet, so each submit starts one
-                executor.submit(os.getpid)
+        lowers its priority, which in the middle of the first job's traffic slowed the API. And
+        each loads the local model, as the API process does, so the first job does not wait on it."""
+        if not self.processes:
+            return []
+        executor = self._executor()
+        task = heavy.warm if self.settings.embedder == "local" else os.getpid
+        # No process is idle yet, so each submit starts one. Done once all are (bench/ingest_pdf.py
+        # waits, as a server is up a while before its first upload).
+        return [executor.submit(task) for _ in range(self.processes)]
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         return next(self.imap(fn, [args]))

@@ -119,6 +119,12 @@ def serve_pdf_reads(conn: Connection, settings_json: str) -> None:
             conn.send(("done", result))
 
 
+def warm() -> int:
+    """Load this process's local model (a second or so) and say which process it was."""
+    _installed().embedder.embed(["warm up"])
+    return os.getpid()
+
+
 def embed(texts: list[str]) -> list[list[float]]:
     return _installed().embedder.embed(texts)
 
