@@ -41,9 +41,10 @@ def ingest(pdf: Path) -> dict:
         ctx = build_container(Settings(_env_file=None, PROFAI_DATA_DIR=Path(tmp)), runner="local")
         ctx.runner.start()
         # A server has its models loaded before the first upload: here, and in the compute processes
-        # (asked again: done once these are, as each process takes its tasks in turn).
+        # (asked again: done once these are, as each process takes its tasks in turn; a --baseline
+        # older than that returns nothing).
         ctx.embedder.embed(["warm up"])
-        for started in ctx.compute.start():
+        for started in ctx.compute.start() or []:
             started.result()
         started = time.monotonic()
         with pdf.open("rb") as f:
