@@ -19,9 +19,11 @@ SERVER_ENV = {"ENVIRONMENT": "test", "JOB_RUNNER": "local", "GENERATOR": "extrac
 
 
 @contextlib.contextmanager
-def app_server(work: Path) -> Iterator[str]:
-    """A `profai serve` of its own in `work` (its data in work/data, its log work/server.log); its URL."""
-    proc, url = start_server({"PROFAI_DATA_DIR": str(work / "data"), **SERVER_ENV}, work / "server.log")
+def app_server(work: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """A `profai serve` of its own in `work` (its data in work/data, its log work/server.log), with
+    `env` added to its environment; its URL."""
+    proc, url = start_server({"PROFAI_DATA_DIR": str(work / "data"), **SERVER_ENV, **(env or {})},
+                             work / "server.log")
     try:
         yield url
     finally:
@@ -51,12 +53,19 @@ def sign_in(page, server: str, email: str, password: str = PASSWORD) -> None:
     from playwright.sync_api import expect
 
     page.goto(server)
+    fill_sign_in(page, email, password)
+    expect(page.get_by_role("heading", name="Courses", exact=True)).to_be_visible()
+
+
+def fill_sign_in(page, email: str, password: str = PASSWORD) -> None:
+    """Sign in with the form on screen; done once the header names who is signed in."""
+    from playwright.sync_api import expect
+
     form = page.locator("#view-signin")
     expect(form.get_by_role("heading", name="Sign in")).to_be_visible()
     form.get_by_label("Email").fill(email)
     form.get_by_label("Password").fill(password)
     form.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Courses", exact=True)).to_be_visible()
     expect(page.locator("#whoami-text")).to_contain_text(email)
 
 

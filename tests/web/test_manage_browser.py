@@ -8,18 +8,28 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_kit import failure_report, sign_in
+from browser_kit import app_server, failure_report, sign_in
 
 from factories import make_pdf
-from support import R_MANUALS, admin_http, wait_until
+from support import R_MANUALS, admin_http, plugins_env, wait_until
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install -e '.[dev]')")
 expect = sync_api.expect
 
 TEACHER = "manager@school.example"
+TITLE = "Held biology"  # a course job of this title waits half indexed until tmp_path/gate exists
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    """The UI's server (conftest.py), with tests/gate_plugins.py: the first tab's job is held half
+    indexed, so the second tab sees it running however fast the machine is."""
+    with app_server(tmp_path, {**plugins_env("gate_plugins"), "PROFAI_TEST_GATE": str(tmp_path / "gate")}) as url:
+        yield url
 
 # Drop files on the upload form as a person dragging them from their desktop would: the browser's
 # DataTransfer carries File objects, built here from bytes sent by the test.
@@ -73,17 +83,18 @@ def test_two_tabs_follow_a_dropped_pdf_live_then_rename_and_delete(server: str, 
         assert drop(page, {"biology.pdf": pdf}) is True, "the form was not highlighted under the dragged file"
         expect(page.locator("#upload-form-error")).to_be_hidden()
         assert page.evaluate("document.getElementById('course-files').files[0].name") == "biology.pdf"
-        page.get_by_label("Title").fill("Biology")
+        page.get_by_label("Title").fill(TITLE)
         page.get_by_role("button", name="Create course").click()
-        expect(page.get_by_role("link", name="Open “Biology”")).to_be_visible(timeout=90_000)
+        expect(page.get_by_role("link", name=f"Open “{TITLE}”")).to_be_visible(timeout=90_000)
         assert len(uploads) == 1
 
-        # Tab 2, untouched: the job showed up with its progress, then the course, without a reload.
-        course = second.locator("#course-list .course-item", has_text="Biology")
-        expect(course).to_be_visible(timeout=30_000)
-        rows = second.evaluate("window.jobRows")
-        assert any(label == "Course “Biology”" for label, _ in rows), rows
-        expect(second.locator("#courses-live")).to_have_text("“Biology” is ready.", timeout=60_000)
+        # Tab 2, untouched: the job shows up with its progress, and the course, while the job is
+        # held half indexed; then the course is ready, all without a reload.
+        wait_until(lambda: any(label == f"Course “{TITLE}”" for label, _ in second.evaluate("window.jobRows")),
+                   timeout=30, message=lambda: f"the job in tab 2; rows seen: {second.evaluate('window.jobRows')}")
+        expect(second.locator("#course-list .course-item", has_text=TITLE)).to_be_visible(timeout=30_000)
+        (tmp_path / "gate").touch()
+        expect(second.locator("#courses-live")).to_have_text(f"“{TITLE}” is ready.", timeout=60_000)
         expect(second.locator("#jobs-card")).to_be_hidden()
         assert second.evaluate("window.notReloaded") is True
 
@@ -123,16 +134,16 @@ def refused_drops(page, uploads: list[str]) -> None:
 def rename(tab, other) -> None:
     """Inline: Escape cancels, a blank title is refused with its reason, Enter saves; both tabs show it."""
     live = tab.locator("#courses-live")
-    tab.get_by_role("button", name="Rename “Biology”").click()
-    box = tab.get_by_label("New title for “Biology”")
+    tab.get_by_role("button", name=f"Rename “{TITLE}”").click()
+    box = tab.get_by_label(f"New title for “{TITLE}”")
     expect(box).to_be_focused()
     box.fill("Something else")
     box.press("Escape")
     expect(live).to_have_text("Rename cancelled.")
-    expect(tab.get_by_role("link", name="Biology", exact=True)).to_be_visible()
-    expect(tab.get_by_role("button", name="Rename “Biology”")).to_be_focused()
+    expect(tab.get_by_role("link", name=TITLE, exact=True)).to_be_visible()
+    expect(tab.get_by_role("button", name=f"Rename “{TITLE}”")).to_be_focused()
 
-    tab.get_by_role("button", name="Rename “Biology”").click()
+    tab.get_by_role("button", name=f"Rename “{TITLE}”").click()
     box.fill("   ")
     box.press("Enter")
     expect(live).to_have_text("Could not rename: The title must not be blank.")

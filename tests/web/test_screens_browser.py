@@ -3,14 +3,15 @@ from a real PDF, as the first-run admin, a teacher and a student: axe-core (from
 `make test` into tests/web/axe and served to the page by the test) finds no serious or critical
 accessibility violation in the light theme or the dark, and no screen scrolls sideways on a phone
 360 or 430 px wide. Each screen is checked with what it shows filled in: a lesson with its source
-page open, an answered question, a graded quiz, a score chart, a class with an attempt."""
+page open, an answered question, a graded quiz, a score chart, a class with an attempt. And a
+lesson's address opened signed out shows that lesson once signed in."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from browser_kit import build_course, failure_report, generate_quiz, new_page, sign_in
+from browser_kit import build_course, failure_report, fill_sign_in, generate_quiz, new_page, sign_in
 
 from textbook import make_textbook
 
@@ -98,7 +99,7 @@ def test_every_screen_is_accessible_and_fits_a_phone(server: str, make_user, bro
         page.context.close()
 
         page = page_with_axe(browser, server)
-        sign_in(page, server, TEACHER)
+        deep_link(page, server, course)
         as_teacher(page, screens, course)
         page.context.close()
 
@@ -136,6 +137,17 @@ def as_student(page, screens: Screens, course: dict) -> None:
     page.get_by_role("link", name="Progress").click()
     expect(page.locator("#progress-panel svg").first).to_be_visible()
     screens.check(page, "progress, with a score chart")
+
+
+def deep_link(page, server: str, course: dict) -> None:
+    """A lesson's address opened signed out: the sign-in screen, then that lesson (the course the
+    app asked for early was refused, and is asked for again once signed in)."""
+    lesson = next(le for m in course["modules"] for le in m["lessons"] if le["title"] == "2.1 Making data frames")
+    page.goto(f"{server}/#/courses/{course['id']}/lessons/{lesson['id']}")
+    fill_sign_in(page, TEACHER)
+    expect(page.locator("#lesson-title")).to_have_text("2.1 Making data frames")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Courses").click()
+    expect(page.get_by_role("heading", name="Courses", exact=True)).to_be_visible()
 
 
 def as_teacher(page, screens: Screens, course: dict) -> None:

@@ -31,8 +31,8 @@ export async function openCourse(courseId, seq) {
   const asked = early?.courseId === courseId ? early.course : null;
   early = null;
   try {
-    const course = await (asked?.catch(() => null).then((c) => c ?? api(`/api/courses/${courseId}`))
-      ?? api(`/api/courses/${courseId}`));
+    const load = () => api(`/api/courses/${courseId}`);
+    const course = await (asked ? asked.catch(load) : load());
     if (seq !== state.seq) return false;
     state.course = course;
     fillCourse(course);
