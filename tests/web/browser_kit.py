@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -101,12 +101,13 @@ def signed_in(server: str, email: str) -> Iterator[httpx.Client]:
         yield client
 
 
-def build_course(server: str, email: str, pdf: Path, title: str, timeout: float = 120) -> dict:
-    """A course `email` built from `pdf` through the API; the course as its owner sees it (join code included)."""
-    with signed_in(server, email) as client:
-        with pdf.open("rb") as f:
-            accepted = client.post("/api/upload-pdfs", data={"course_title": title},
-                                   files={"files": (pdf.name, f, "application/pdf")})
+def build_course(server: str, email: str, pdfs: Path | Sequence[Path], title: str, timeout: float = 120) -> dict:
+    """A course `email` built from `pdfs` (one upload, in this order) through the API; the course as
+    its owner sees it (join code included)."""
+    paths = [pdfs] if isinstance(pdfs, Path) else list(pdfs)
+    with signed_in(server, email) as client, contextlib.ExitStack() as files:
+        parts = [("files", (p.name, files.enter_context(p.open("rb")), "application/pdf")) for p in paths]
+        accepted = client.post("/api/upload-pdfs", data={"course_title": title}, files=parts)
         assert accepted.status_code == 202, accepted.text
         job = poll_job(server, accepted.json()["job_id"], timeout=timeout)
         assert job["status"] == "completed", job

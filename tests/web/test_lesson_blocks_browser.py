@@ -7,11 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from browser_kit import failure_report, sign_in
+from browser_kit import build_course, failure_report, sign_in
 
 from factories import make_pdf
-from procs import poll_job
-from support import admin_http
 from textbook import QUOTE, make_textbook
 
 ADMIN = "dean@school.test"
@@ -22,14 +20,7 @@ def test_a_lesson_shows_code_verbatim_and_printed_page_numbers(server: str, make
 
     make_user(ADMIN, "admin")
     book = make_textbook(tmp_path / "book.pdf", first_printed=30)
-    bio = make_pdf(tmp_path / "bio.pdf")
-    with book.path.open("rb") as fa, bio.open("rb") as fb:
-        job_id = admin_http.post(f"{server}/api/upload-pdfs", data={"course_title": "Programming"},
-                                 files=[("files", ("book.pdf", fa, "application/pdf")),
-                                        ("files", ("bio.pdf", fb, "application/pdf"))]).json()["job_id"]
-    job = poll_job(server, job_id, timeout=120)
-    assert job["status"] == "completed", job
-    course_id = job["result"]["course_id"]
+    course_id = build_course(server, ADMIN, [book.path, make_pdf(tmp_path / "bio.pdf")], "Programming")["id"]
     try:
         sign_in(page, server, ADMIN)
         page.goto(f"{server}/#/courses/{course_id}")

@@ -10,11 +10,10 @@ import re
 from pathlib import Path
 
 import pytest
-from browser_kit import failure_report, new_page, sign_in
+from browser_kit import build_course, failure_report, new_page, sign_in
 
 from factories import make_pdf
-from procs import poll_job
-from support import admin_http, wait_until
+from support import wait_until
 from textbook import make_textbook
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install -e '.[dev]')")
@@ -24,17 +23,10 @@ ADMIN = "dean@school.test"
 MAX_TABS_TO_QUIZ = 16  # skip links, the header, the crumb, the join code's buttons, then the tabs
 
 
-def build_course(server: str, tmp_path: Path) -> dict:
+def two_book_course(server: str, tmp_path: Path) -> dict:
     """The textbook and a 24-chapter PDF as one course; the course as the API gives it."""
-    book = make_textbook(tmp_path / "book.pdf")
-    long = make_pdf(tmp_path / "bio.pdf", repeat=8)
-    with book.path.open("rb") as fa, long.open("rb") as fb:
-        job_id = admin_http.post(f"{server}/api/upload-pdfs", data={"course_title": "Programming"},
-                                 files=[("files", ("book.pdf", fa, "application/pdf")),
-                                        ("files", ("bio.pdf", fb, "application/pdf"))]).json()["job_id"]
-    job = poll_job(server, job_id, timeout=180)
-    assert job["status"] == "completed", job
-    return admin_http.get(f"{server}/api/courses/{job['result']['course_id']}").json()
+    return build_course(server, ADMIN, [make_textbook(tmp_path / "book.pdf").path,
+                                        make_pdf(tmp_path / "bio.pdf", repeat=8)], "Programming", timeout=180)
 
 
 def lessons_of(course: dict) -> list[dict]:
@@ -54,7 +46,7 @@ def unique_word(course: dict) -> tuple[str, dict]:
 
 def test_finding_ones_way_in_a_course(server: str, make_user, page, browser, tmp_path: Path):
     make_user(ADMIN, "admin")
-    course = build_course(server, tmp_path)
+    course = two_book_course(server, tmp_path)
     lessons = lessons_of(course)
     assert len(course["modules"]) > 20, "the outline should be long enough to scroll"
     base = f"{server}/#/courses/{course['id']}"
