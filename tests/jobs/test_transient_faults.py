@@ -171,7 +171,9 @@ def test_a_clean_up_that_meets_a_dead_chroma_is_retried_until_it_finishes(make_a
 
     # Tried by the worker, then again by the reaper: not given up after the first failure.
     wait_until(lambda: stopped_clean_ups() >= 2, timeout=60, message="the clean-up to be tried twice")
-    job = job_row(ctx.sessions, job_id)
+    # Between tries the lease is let go (the reaper may already be in a third: wait for its end).
+    job = wait_until(lambda: (row := job_row(ctx.sessions, job_id)).lease_owner is None and row, timeout=30,
+                     message="the clean-up's lease to be let go between tries")
     assert job.cleaned_at is None and job.lease_owner is None and _uploads(ctx)
 
     chroma.start()
